@@ -1,0 +1,123 @@
+"""Application settings: a pydantic model persisted as JSON in the data folder.
+
+A damaged settings file never stops the app: invalid values fall back to their defaults one field at
+a time, the damaged file is kept beside the new one, and every problem is reported with the file,
+line or field, and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nexus_core.atomic import atomic_write_json
+
+log = logging.getLogger(__name__)
+
+SETTINGS_SCHEMA_VERSION = 1
+ThemeName = Literal["system", "light", "dark"]
+
+
+class Settings(BaseModel):
+    """Every option the app has. Each field's description is shown to the user in the settings UI."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    schema_version: int = Field(SETTINGS_SCHEMA_VERSION, description="Settings file format version.")
+    theme: ThemeName = Field("system", description="Colour theme: follow the system, or force light/dark.")
+    monitor_interval_s: float = Field(1.0, ge=0.25, le=5.0,
+                                      description="How often the GPU/CPU monitor samples, in seconds.")
+    monitor_window_s: float = Field(600.0, ge=30.0, le=3600.0,
+                                    description="How much monitor history is kept in memory, in seconds.")
+    max_thread_jobs: int = Field(4, ge=1, le=64, description="Background jobs run at once in threads.")
+    max_process_jobs: int = Field(2, ge=1, le=16, description="Background jobs run at once in processes.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Detail written to the log file.")
+    workspace_dir: Path | None = Field(None, description="Folder the agent's file tools may use.")
+
+    def unknown_fields(self) -> list[str]:
+        return sorted((self.model_extra or {}).keys())
+
+
+@dataclass
+class LoadedSettings:
+    settings: Settings
+    problems: list[str] = field(default_factory=list)
+    backup: Path | None = None
+
+
+def load_settings(path: Path) -> LoadedSettings:
+    """Read settings, repairing what is damaged and reporting each problem; never raises on bad input."""
+    if not path.exists():
+        return LoadedSettings(Settings())
+    try:
+        raw_text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        backup = _keep_damaged(path)
+        return LoadedSettings(Settings(), [
+            f"{path}: could not be read ({exc}). Defaults are in use; the old file was kept as {backup}."
+        ], backup)
+    try:
+        raw = json.loads(raw_text)
+    except json.JSONDecodeError as exc:
+        backup = _keep_damaged(path)
+        return LoadedSettings(Settings(), [
+            f"{path}, line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg}). "
+            f"Defaults are in use; the damaged file was kept as {backup} so you can copy values back."
+        ], backup)
+    if not isinstance(raw, dict):
+        backup = _keep_damaged(path)
+        return LoadedSettings(Settings(), [
+            f"{path}: expected a JSON object of settings, found {type(raw).__name__}. "
+            f"Defaults are in use; the old file was kept as {backup}."
+        ], backup)
+    return _validate_per_field(path, raw)
+
+
+def _validate_per_field(path: Path, raw: dict[str, Any]) -> LoadedSettings:
+    problems: list[str] = []
+    data = dict(raw)
+    settings: Settings | None = None
+    for _ in range(len(Settings.model_fields) + 1):
+        try:
+            settings = Settings.model_validate(data)
+            break
+        except ValidationError as exc:
+            for error in exc.errors():
+                name = str(error["loc"][0]) if error["loc"] else "?"
+                if name in data:
+                    problems.append(
+                        f"{path}: setting '{name}' = {data[name]!r} is invalid ({error['msg']}); "
+                        f"using the default {Settings.model_fields[name].default!r}. "
+                        f"Fix it in the settings dialog or in the file.")
+                    data.pop(name)
+    if settings is None:  # pragma: no cover - every invalid field has been dropped above
+        settings = Settings()
+    backup = _keep_damaged(path) if problems else None
+    for name in settings.unknown_fields():
+        problems.append(f"{path}: unknown setting '{name}' is ignored (kept in the file for newer versions).")
+    if settings.schema_version > SETTINGS_SCHEMA_VERSION:
+        problems.append(f"{path}: written by a newer Nexus Studio (settings format {settings.schema_version}); "
+                        f"settings this version does not know are kept unchanged.")
+    return LoadedSettings(settings, problems, backup)
+
+
+def save_settings(path: Path, settings: Settings) -> None:
+    atomic_write_json(path, settings.model_dump(mode="json"))
+
+
+def _keep_damaged(path: Path) -> Path:
+    backup = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        shutil.copy2(path, backup)
+    except OSError:
+        log.warning("could not back up damaged settings file %s", path)
+    log.warning("settings file %s was damaged; a copy is at %s", path, backup)
+    return backup

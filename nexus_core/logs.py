@@ -1,0 +1,59 @@
+"""The rotating log file in the data folder, with secrets redacted before anything is written."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+from pathlib import Path
+
+_FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"
+_HANDLER_NAME = "nexus-file"
+
+# Shapes of credentials that must never reach a log: bearer tokens, provider API keys, key=value secrets.
+_SECRET_PATTERNS = [
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"\b(sk-(?:ant-|or-|proj-)?)[A-Za-z0-9_-]{8,}"),
+    re.compile(r"(?i)((?:api[_-]?key|token|secret|password|passphrase)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;]{4,}"),
+]
+
+
+def redact(text: str) -> str:
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + "***", text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's final message with secrets masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+def setup_logging(log_file: Path, level: str = "INFO", *, max_bytes: int = 2_000_000,
+                  backups: int = 5) -> logging.Handler:
+    """Attach the rotating file handler to the root logger once; later calls only adjust the level."""
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if handler.get_name() == _HANDLER_NAME:
+            handler.setLevel(level)
+            return handler
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=max_bytes, backupCount=backups,
+                                                   encoding="utf-8")
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.addFilter(RedactingFilter())
+    handler.setLevel(level)
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > logging.getLevelName(level):
+        root.setLevel(level)
+    logging.captureWarnings(True)
+    return handler
