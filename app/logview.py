@@ -1,0 +1,72 @@
+"""The Log view: the app's log records as they happen (the same records the rotating log file gets)."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QFont
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+
+from nexus_core.logs import RedactingFilter
+
+MAX_LINES = 5000
+
+
+class _Relay(QObject):
+    record_ready = Signal(int, str)
+
+
+class _QtLogHandler(logging.Handler):
+    """Forwards records from any thread to the GUI thread through a queued Qt signal."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.relay = _Relay()
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
+        self.addFilter(RedactingFilter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.relay.record_ready.emit(record.levelno, self.format(record))
+        except RuntimeError:  # the view was destroyed while a worker thread logged
+            pass
+
+
+class LogView(QWidget):
+    def __init__(self, log_file: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.log_file = log_file
+        self.level = QComboBox()
+        for name in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            self.level.addItem(name, getattr(logging, name))
+        self.level.setCurrentText("INFO")
+        self.level.setToolTip("Lowest level shown here (the log file keeps its own level)")
+        open_file = QPushButton("Open log file")
+        open_file.setToolTip(log_file)
+        open_file.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(self.log_file)))
+        clear = QPushButton("Clear view")
+        self.text = QPlainTextEdit()
+        self.text.setReadOnly(True)
+        self.text.setMaximumBlockCount(MAX_LINES)
+        self.text.setFont(QFont("monospace", 9))
+        clear.clicked.connect(self.text.clear)
+        top = QHBoxLayout()
+        top.addWidget(self.level)
+        top.addStretch(1)
+        top.addWidget(clear)
+        top.addWidget(open_file)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.addLayout(top)
+        layout.addWidget(self.text, 1)
+        self.handler = _QtLogHandler()
+        self.handler.relay.record_ready.connect(self._append)
+        logging.getLogger().addHandler(self.handler)
+
+    def _append(self, level: int, line: str) -> None:
+        if level >= self.level.currentData():
+            self.text.appendPlainText(line)
+
+    def detach(self) -> None:
+        logging.getLogger().removeHandler(self.handler)

@@ -1,0 +1,103 @@
+"""``nexus-studio``: start the GUI. The window is painted before any panel (or heavy library) loads."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="nexus-studio", description="Nexus Studio desktop app")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="data folder to use (default: $NEXUS_HOME or the platform user-data folder)")
+    parser.add_argument("--screenshot", type=Path, metavar="DIR", default=None,
+                        help="render the main window and every panel to DIR/<panel>.png offscreen, then exit")
+    parser.add_argument("--panel", default=None, help="panel to open first (e.g. monitor)")
+    parser.add_argument("--startup-report", type=Path, default=None, help=argparse.SUPPRESS)
+    return parser.parse_known_args(argv)[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.screenshot is not None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.context import AppContext
+    from app.errors import ExceptionRouter
+    from app.icons import app_icon
+    from app.panels import load_builtin_panels
+    from app.qt_messages import route_qt_messages_to_log
+    from app.startup import open_core
+    from app.window import FirstPaintWatcher, MainWindow
+
+    route_qt_messages_to_log()
+    QApplication.setApplicationName("Nexus Studio")
+    QApplication.setOrganizationName("Nexus Studio")
+    QApplication.setDesktopFileName("nexus-studio")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setWindowIcon(app_icon())
+    interactive = args.screenshot is None and args.startup_report is None
+
+    core = open_core(args.data_dir, interactive=interactive)
+    if core is None:
+        return 2
+    ctx = AppContext(core)
+    ctx.set_theme(core.settings.theme, save=False)
+    errors = ExceptionRouter(str(core.paths.log_file))
+    errors.install()
+    load_builtin_panels()
+    window = MainWindow(ctx, errors, persist_state=interactive)
+    first_panel = args.panel if args.panel in window.slots else window.restore_ui_state()
+    watcher = FirstPaintWatcher(window)
+    exit_code = 0
+
+    def after_first_paint() -> None:
+        nonlocal exit_code
+        painted_at = time.time()
+        if args.startup_report is not None:
+            from nexus_core.runtime import heavy_modules_loaded
+
+            args.startup_report.write_text(json.dumps({"painted_at": painted_at,
+                                                       "heavy_modules": heavy_modules_loaded()}))
+            window.confirm_close = False
+            app.quit()
+            return
+        window.show_panel(first_panel)
+        core.telemetry.start()
+        if core.problems:
+            errors.report("Some settings were repaired", "\n\n".join(core.problems))
+        if args.screenshot is not None:
+            from app.screenshot import take_screenshots
+
+            try:
+                for path in take_screenshots(window, args.screenshot):
+                    print(path)
+            except Exception as exc:
+                print(f"nexus-studio: screenshots failed: {exc}", file=sys.stderr)
+                exit_code = 1
+            window.confirm_close = False
+            window.close()
+            app.quit()
+
+    watcher.painted.connect(lambda: QTimer.singleShot(0, after_first_paint))
+    window.show()
+    code = app.exec()
+    window.close()
+    ctx.close()
+    core.close()
+    errors.uninstall()
+    return exit_code or code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
