@@ -51,6 +51,7 @@ class _PanelSlot(QWidget):
         self._layout.removeWidget(self._notice)
         self._notice.deleteLater()
         self._layout.addWidget(panel)
+        panel.show()  # Qt would otherwise show it on the next event-loop turn
         self.panel = panel
 
 
@@ -132,6 +133,10 @@ class MainWindow(QMainWindow):
         self._update_job_count()
 
         self._build_menus()
+        # A list view that gets the initial focus selects its first row, which would build that panel
+        # before the window is painted; the panel stack takes the initial focus instead.
+        self.stack.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.stack.setFocus()
         ctx.telemetry.fired.connect(self._on_sample)
         ctx.job_events.fired.connect(self._on_job_event)
 
@@ -154,7 +159,11 @@ class MainWindow(QMainWindow):
     def show_panel(self, panel_id: str) -> Panel:
         if panel_id not in self.slots:
             raise KeyError(f"no panel {panel_id!r}; registered: {', '.join(self.slots)}")
-        self.nav.setCurrentRow(self.panel_ids().index(panel_id))  # -> _on_nav_row
+        row = self.panel_ids().index(panel_id)
+        if self.nav.currentRow() == row:
+            self._on_nav_row(row)
+        else:
+            self.nav.setCurrentRow(row)  # -> _on_nav_row
         return self.panel(panel_id)
 
     def _on_nav_row(self, row: int) -> None:
@@ -237,7 +246,7 @@ class MainWindow(QMainWindow):
     def about_text(self) -> str:
         from nexus_core.runtime import installed_versions
 
-        status = self.ctx.core.telemetry.gpu_status
+        status = self.ctx.core.telemetry.open()
         gpu = ", ".join(status.device_names) if status.available else status.reason
         libs = "".join(f"<tr><td>{name}</td><td>{version or 'not installed'}</td></tr>"
                        for name, version in installed_versions().items())

@@ -38,6 +38,7 @@ class _Job:
     paused_since: float | None = None
     paused_total: float = 0.0
     last_progress_emit: float = 0.0
+    trailing_emit: threading.Timer | None = None  # delivers the last update of a throttled burst
 
 
 class JobHandle:
@@ -214,11 +215,26 @@ class JobRunner:
             if job.snapshot.state.finished:
                 return
             job.snapshot = job.snapshot.evolve(**changes)
-            due = now - job.last_progress_emit >= PROGRESS_EVENT_INTERVAL_S or fraction == 1.0
+            wait = job.last_progress_emit + PROGRESS_EVENT_INTERVAL_S - now
+            due = wait <= 0 or fraction == 1.0
             if due:
                 job.last_progress_emit = now
+                snap = job.snapshot
+            elif job.trailing_emit is None:
+                job.trailing_emit = threading.Timer(wait, self._emit_trailing, (job,))
+                job.trailing_emit.daemon = True
+                job.trailing_emit.start()
         if due:
-            self.events.emit(JobEvent("progress", job.snapshot))
+            self.events.emit(JobEvent("progress", snap))
+
+    def _emit_trailing(self, job: _Job) -> None:
+        with self._lock:
+            job.trailing_emit = None
+            if job.snapshot.state.finished:
+                return
+            job.last_progress_emit = time.time()
+            snap = job.snapshot
+        self.events.emit(JobEvent("progress", snap))
 
     def _eta(self, job: _Job, fraction: float, now: float) -> float | None:
         started = job.snapshot.started_at
