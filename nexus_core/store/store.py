@@ -47,12 +47,7 @@ class Store:
                              hint="Check the data folder's permissions and free disk space.") from exc
         conn.row_factory = sqlite3.Row
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version ("
-                         "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)")
-            current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+            current = _read_version(conn)  # read-only: a store we must refuse stays byte-identical
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreCorruptError(
@@ -65,11 +60,33 @@ class Store:
                 f"The store was written by a newer Nexus Studio (schema {current}; this version knows "
                 f"up to {self.latest_version}). It was left untouched.", path=self.path,
                 hint="Update Nexus Studio, or set NEXUS_HOME to another data folder.")
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version ("
+                         "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"The store cannot be prepared for use ({exc}).", path=self.path,
+                             hint="Check free disk space and the data folder's permissions.") from exc
         self._conn = conn
         if current < self.latest_version:
             if current > 0:
-                self.backup(self.backups_dir / f"nexus-v{current}-{time.strftime('%Y%m%d-%H%M%S')}.db")
-            self._migrate(current)
+                try:
+                    self.backup(self.backups_dir / f"nexus-v{current}-{time.strftime('%Y%m%d-%H%M%S')}.db")
+                except (OSError, sqlite3.Error) as exc:
+                    self.close()
+                    raise StoreError(f"The store could not be backed up before upgrading ({exc}); it was not "
+                                     "changed.", path=self.path,
+                                     hint="Free some disk space in the data folder and start again.") from exc
+            try:
+                self._migrate(current)
+            except sqlite3.Error as exc:
+                self.close()
+                raise StoreError(f"Upgrading the store failed ({exc}); the upgrade was rolled back and a backup "
+                                 f"is in {self.backups_dir}.", path=self.path,
+                                 hint="Report this with the log file attached.") from exc
         return self
 
     def close(self) -> None:
@@ -187,6 +204,14 @@ class Store:
                 source.replace(path.with_name(f"{path.name}.damaged-{stamp}{suffix}"))
         log.warning("damaged store %s moved to %s", path, moved)
         return moved
+
+
+def _read_version(conn: sqlite3.Connection) -> int:
+    """The schema version recorded in the file (0 for a new or empty file), without writing anything."""
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
+    if not exists:
+        return 0
+    return int(conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0])
 
 
 def _split_sql(script: str) -> list[str]:

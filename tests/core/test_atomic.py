@@ -196,7 +196,7 @@ def test_kill_9_during_writes_never_leaves_a_partial_file(tmp_path: Path) -> Non
                 child.stderr.close()
         assert child.returncode == -signal.SIGKILL
         data = target.read_bytes()
-        assert data in payloads, f"kill {kill} (seed {seed}): target is not one complete payload ({len(data)} B)"
+        assert data in payloads, f"kill {kill} (seed {seed}): not one complete payload ({len(data)} B)"
         assert json.loads(data)["gen"] in (0, 1, 2)
         seen.add(data)
         leftovers = _others(tmp_path, target)

@@ -23,10 +23,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def no_leaked_log_handler() -> Iterator[None]:
     """Core.open attaches the rotating file handler to the root logger; detach it after each test."""
     root = logging.getLogger()
-    before, level = list(root.handlers), root.level
+    level = root.level
     yield
     for handler in list(root.handlers):
-        if handler not in before or handler.get_name() == "nexus-file":
+        if handler.get_name() == "nexus-file":  # only what setup_logging added; pytest's stay
             root.removeHandler(handler)
             handler.close()
     root.setLevel(level)

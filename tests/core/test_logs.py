@@ -24,14 +24,15 @@ def _nexus_handlers() -> list[logging.Handler]:
 def clean_root_logger() -> Iterator[None]:
     root = logging.getLogger()
     level = root.level
-    before = list(root.handlers)
-    for handler in _nexus_handlers():  # a handler some earlier test left behind
+    leftover = _nexus_handlers()  # a handler some earlier test left behind: set aside, put back after
+    for handler in leftover:
         root.removeHandler(handler)
     yield
-    for handler in list(root.handlers):
-        if handler not in before or handler.get_name() == "nexus-file":
-            root.removeHandler(handler)
-            handler.close()
+    for handler in _nexus_handlers():  # only what setup_logging added; pytest's handlers stay
+        root.removeHandler(handler)
+        handler.close()
+    for handler in leftover:
+        root.addHandler(handler)
     root.setLevel(level)
     logging.captureWarnings(False)
 

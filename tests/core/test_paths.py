@@ -23,7 +23,8 @@ def test_nexus_home_expands_user(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert default_data_dir() == tmp_path / "nexus-data"
 
 
-def test_empty_nexus_home_falls_back_to_platform_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_empty_nexus_home_falls_back_to_platform_folder(monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
     monkeypatch.setenv(ENV_HOME, "   ")
     folder = default_data_dir()
     assert folder.is_absolute()

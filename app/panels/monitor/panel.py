@@ -33,6 +33,7 @@ from nexus_core.telemetry import GIB, MAX_INTERVAL_S, MIN_INTERVAL_S, GpuSample,
 
 BLUE, ORANGE, GREEN, PURPLE, RED, _ = SERIES_COLOURS
 GREY = "#8a94a3"
+AUTO_SPANS_S = (60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 
 
 def _fmt(value: float | None, pattern: str, missing: str = "n/a") -> str:
@@ -213,7 +214,9 @@ class MonitorPanel(Panel):
         if chosen:
             return chosen
         history = now - samples[0].timestamp if samples else 0.0
-        return min(self.telemetry.window_s, max(60.0, history))
+        # Round steps: a steady axis reads better and is not re-laid-out on every sample.
+        steps = [s for s in AUTO_SPANS_S if s < self.telemetry.window_s] + [self.telemetry.window_s]
+        return next((step for step in steps if history <= step), steps[-1])
 
     def refresh(self) -> None:
         samples = self.telemetry.samples()
