@@ -34,10 +34,10 @@ find_python() {
 
 # --- system packages (apt, as root or with passwordless sudo; otherwise a clear message) ---------
 # Qt's xcb/EGL runtime libraries, fonts, espeak-ng (the always-available voice), bubblewrap (sandbox),
-# xvfb (headless GUI runs), python3-venv (Debian splits venv out of python3).
+# xvfb (headless GUI runs), desktop-file-utils (checks the launcher).
 SYSTEM_PACKAGES=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
-  libxcb-render-util0 libxcb-image0 fonts-dejavu-core espeak-ng bubblewrap xvfb)
+  libxcb-render-util0 libxcb-image0 fonts-dejavu-core espeak-ng bubblewrap xvfb desktop-file-utils)
 
 install_system_packages() {
   [ "${NEXUS_SKIP_APT:-0}" = "1" ] && return 0

@@ -21,15 +21,15 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication
 
-from app.context import AppContext  # noqa: E402
-from app.diagnostics import LatencyProbe, LatencyStats  # noqa: E402
-from app.errors import ExceptionRouter  # noqa: E402
-from app.panels import load_builtin_panels  # noqa: E402
-from app.window import MainWindow  # noqa: E402
-from nexus_core.core import Core  # noqa: E402
-from nexus_core.jobs import JobContext  # noqa: E402
+from app.context import AppContext
+from app.diagnostics import LatencyProbe, LatencyStats
+from app.errors import ExceptionRouter
+from app.panels import load_builtin_panels
+from app.window import MainWindow
+from nexus_core.core import Core
+from nexus_core.jobs import JobContext
 
 
 def cpu_burn(ctx: JobContext, seconds: float) -> int:

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,11 @@ def atomic_write_bytes(path: Path | str, data: bytes, *, mode: int | None = None
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, target)
+        os.chmod(tmp_name, mode)  # noqa: PTH101 - works on the path mkstemp returned
+        os.replace(tmp_name, target)  # noqa: PTH105
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+            os.unlink(tmp_name)  # noqa: PTH108
         raise
     _fsync_dir(target.parent)
     return target
@@ -59,3 +60,17 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def stamped_sibling(path: Path, label: str, suffix: str = "") -> Path:
+    """A new, unused name beside ``path``: ``<name>.<label>-<YYYYmmdd-HHMMSS>[-N]<suffix>``.
+
+    Used for kept copies (damaged files, backups) so that two in the same second never overwrite each other.
+    """
+    base = f"{path.name}.{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    candidate = path.with_name(base + suffix)
+    counter = 1
+    while candidate.exists():
+        candidate = path.with_name(f"{base}-{counter}{suffix}")
+        counter += 1
+    return candidate

@@ -13,7 +13,7 @@ from nexus_core import __version__
 from nexus_core.errors import NexusError
 
 
-def _open_core(args: argparse.Namespace):  # noqa: ANN202 - import kept local so `nexus --help` is instant
+def _open_core(args: argparse.Namespace):
     from nexus_core.core import Core
 
     return Core.open(args.data_dir)
@@ -91,7 +91,7 @@ def _num(value: float | None, unit: str) -> str:
     return f"{value:.0f}{unit}" if value is not None else f"-{unit}"
 
 
-def _sample_dict(sample) -> dict:  # noqa: ANN001
+def _sample_dict(sample) -> dict:
     from dataclasses import asdict
 
     return asdict(sample)
@@ -120,7 +120,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backup_job(ctx, store, destination: Path) -> str:  # noqa: ANN001
+def _backup_job(ctx, store, destination: Path) -> str:
     def on_pages(done: int, total: int) -> None:
         ctx.check()
         ctx.progress(done / total if total else 1.0, f"{done}/{total} pages")

@@ -13,7 +13,7 @@ from nexus_core.jobs import JobEvent, JobHandle, JobRunner, JobSnapshot, JobStat
 def format_eta(seconds: float | None) -> str:
     if seconds is None:
         return "--:--"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
@@ -24,7 +24,7 @@ def render_line(job: JobSnapshot, width: int = 80) -> str:
     pct = f"{fraction * 100:5.1f}%" if fraction is not None else "  ?  %"
     tail = f" {pct} ETA {format_eta(job.eta_s)} {job.message}"
     bar_width = max(10, min(40, width - len(job.name) - 30))
-    filled = int(round((fraction or 0.0) * bar_width))
+    filled = round((fraction or 0.0) * bar_width)
     line = f"{job.name} [{'#' * filled}{'.' * (bar_width - filled)}]{tail}"
     return line[: max(20, width - 1)]
 

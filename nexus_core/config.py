@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nexus_core.atomic import atomic_write_json
+from nexus_core.atomic import atomic_write_json, stamped_sibling
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +71,12 @@ def load_settings(path: Path) -> LoadedSettings:
             f"{path}, line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg}). "
             f"Defaults are in use; the damaged file was kept as {backup} so you can copy values back."
         ], backup)
+    except (ValueError, RecursionError) as exc:  # absurdly long numbers, absurdly deep nesting
+        backup = _keep_damaged(path)
+        return LoadedSettings(Settings(), [
+            f"{path}: cannot be read as settings ({type(exc).__name__}: {str(exc)[:120]}). "
+            f"Defaults are in use; the file was kept as {backup}."
+        ], backup)
     if not isinstance(raw, dict):
         backup = _keep_damaged(path)
         return LoadedSettings(Settings(), [
@@ -114,7 +119,7 @@ def save_settings(path: Path, settings: Settings) -> None:
 
 
 def _keep_damaged(path: Path) -> Path:
-    backup = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    backup = stamped_sibling(path, "damaged")
     try:
         shutil.copy2(path, backup)
     except OSError:

@@ -5,6 +5,7 @@ applications menu, pointing at the set-up environment.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -65,11 +66,15 @@ def uninstall_launcher(data_home: Path | None = None) -> list[Path]:
 
 
 def _quote_exec(arg: str) -> str:
-    """Quote one argument as the Desktop Entry spec requires for the Exec key."""
+    """One Exec argument per the Desktop Entry spec: '%' doubled; arguments with reserved characters
+    double-quoted with '"', '`', '$' and '\\' backslash-escaped; then, because the value is also a
+    string, every backslash doubled again.
+    """
+    arg = arg.replace("%", "%%")
     if not any(c in arg for c in ' \t\n"\'\\><~|&;$*?#()`'):
         return arg
-    escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`").replace("$", "\\$")
-    return f'"{escaped}"'
+    quoted = '"' + re.sub(r'(["`$\\])', r"\\\1", arg) + '"'
+    return quoted.replace("\\", "\\\\")
 
 
 def _refresh_menu(applications_dir: Path) -> None:

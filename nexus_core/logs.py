@@ -24,17 +24,15 @@ def redact(text: str) -> str:
     return text
 
 
-class RedactingFilter(logging.Filter):
-    """Rewrites each record's final message with secrets masked."""
+class RedactingFormatter(logging.Formatter):
+    """Masks secrets in the final text of each record, traceback included.
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-        return True
+    Redacting the formatted output (not the record) also covers a traceback that another handler
+    formatted and cached on the record before this one ran.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def setup_logging(log_file: Path, level: str = "INFO", *, max_bytes: int = 2_000_000,
@@ -49,8 +47,7 @@ def setup_logging(log_file: Path, level: str = "INFO", *, max_bytes: int = 2_000
     handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=max_bytes, backupCount=backups,
                                                    encoding="utf-8")
     handler.set_name(_HANDLER_NAME)
-    handler.setFormatter(logging.Formatter(_FORMAT))
-    handler.addFilter(RedactingFilter())
+    handler.setFormatter(RedactingFormatter(_FORMAT))
     handler.setLevel(level)
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > logging.getLevelName(level):

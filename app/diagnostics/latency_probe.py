@@ -46,7 +46,7 @@ class LatencyProbe(QObject):
 
     def stats(self) -> LatencyStats:
         values = sorted(self.lateness_ms) or [0.0]
-        p99 = values[min(len(values) - 1, int(round(0.99 * (len(values) - 1))))]
+        p99 = values[min(len(values) - 1, round(0.99 * (len(values) - 1)))]
         return LatencyStats(len(self.lateness_ms), values[-1], statistics.median(values), p99)
 
     def _tick(self) -> None:

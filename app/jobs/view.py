@@ -71,7 +71,7 @@ class _JobRow:
             self.progress.setRange(0, 0)  # busy indicator: progress unknown
         else:
             self.progress.setRange(0, 1000)
-            self.progress.setValue(int(round((snap.fraction or 0.0) * 1000)))
+            self.progress.setValue(round((snap.fraction or 0.0) * 1000))
         self.progress.setFormat(f"{(snap.fraction or 0.0) * 100:.0f}%")
         item.setText(COL_ETA, format_eta(snap.eta_s) if snap.state is JobState.RUNNING else "")
         item.setText(COL_ELAPSED, format_eta(snap.elapsed_s) if snap.elapsed_s is not None else "")

@@ -39,6 +39,7 @@ class _Job:
     paused_total: float = 0.0
     last_progress_emit: float = 0.0
     trailing_emit: threading.Timer | None = None  # delivers the last update of a throttled burst
+    final_published: bool = False  # the final state event goes out exactly once
 
 
 class JobHandle:
@@ -68,6 +69,8 @@ class JobHandle:
     def result(self, timeout: float | None = None) -> Any:
         """The job's return value; raises if it did not succeed."""
         snap = self.wait(timeout)
+        if snap.state.active:
+            raise TimeoutError(f"job {snap.name!r} is still {snap.state.value} after {timeout} s")
         if snap.state is not JobState.SUCCEEDED:
             raise RuntimeError(f"job {snap.name!r} ended {snap.state.value}: {snap.error or snap.message}")
         return self._runner._job(self.id).result
@@ -79,6 +82,9 @@ class JobRunner:
         self._history = JobHistory(store) if store is not None else None
         self._jobs: dict[str, _Job] = {}
         self._lock = threading.RLock()
+        # Held while an event is delivered, so subscribers see each job's events in order and never a
+        # progress event after the job's final state.
+        self._emit_lock = threading.RLock()
         self._threads = ThreadPoolExecutor(max_thread_jobs, thread_name_prefix="nexus-job")
         self._supervisors = ThreadPoolExecutor(max_process_jobs, thread_name_prefix="nexus-proc")
         self._mp = mp.get_context("spawn")  # never fork a process that runs Qt or CUDA
@@ -108,7 +114,8 @@ class JobRunner:
             self._jobs[job_id] = job
         if self._history:
             self._history.insert(snapshot)
-        self.events.emit(JobEvent("state", snapshot))
+        with self._emit_lock:
+            self.events.emit(JobEvent("state", snapshot))
         if kind == "thread":
             self._threads.submit(self._run_thread_job, job, fn, args, kwargs)
         else:
@@ -199,8 +206,7 @@ class JobRunner:
             if job.snapshot.state is not JobState.QUEUED:
                 return False  # cancelled while queued
             job.snapshot = job.snapshot.evolve(state=JobState.RUNNING, started_at=time.time(), fraction=0.0)
-            snap = job.snapshot
-        self._publish(snap)
+        self._publish(job)
         return True
 
     def _report(self, job: _Job, fraction: float | None, message: str | None) -> None:
@@ -219,22 +225,24 @@ class JobRunner:
             due = wait <= 0 or fraction == 1.0
             if due:
                 job.last_progress_emit = now
-                snap = job.snapshot
             elif job.trailing_emit is None:
                 job.trailing_emit = threading.Timer(wait, self._emit_trailing, (job,))
                 job.trailing_emit.daemon = True
                 job.trailing_emit.start()
         if due:
-            self.events.emit(JobEvent("progress", snap))
+            self._emit_progress(job)
 
     def _emit_trailing(self, job: _Job) -> None:
         with self._lock:
             job.trailing_emit = None
-            if job.snapshot.state.finished:
-                return
             job.last_progress_emit = time.time()
+        self._emit_progress(job)
+
+    def _emit_progress(self, job: _Job) -> None:
+        with self._emit_lock:
             snap = job.snapshot
-        self.events.emit(JobEvent("progress", snap))
+            if snap.state.active:  # a finished job's last word is its final state event
+                self.events.emit(JobEvent("progress", snap))
 
     def _eta(self, job: _Job, fraction: float, now: float) -> float | None:
         started = job.snapshot.started_at
@@ -248,17 +256,21 @@ class JobRunner:
             if job.snapshot.state.finished:
                 return
             job.snapshot = job.snapshot.evolve(**changes)
-            snap = job.snapshot
         if event == "state":
-            self._publish(snap)
+            self._publish(job)
         else:
-            self.events.emit(JobEvent("progress", snap))
+            self._emit_progress(job)
 
-    def _publish(self, snap: JobSnapshot) -> None:
-        """Record a state change in the history, then tell subscribers (never under the lock)."""
-        if self._history:
-            self._history.update(snap)
-        self.events.emit(JobEvent("state", snap))
+    def _publish(self, job: _Job) -> None:
+        """Record the job's current state in the history and tell subscribers (outside the state lock)."""
+        with self._emit_lock:
+            snap = job.snapshot
+            if job.final_published:
+                return
+            job.final_published = snap.state.finished
+            if self._history:
+                self._history.update(snap)
+            self.events.emit(JobEvent("state", snap))
 
     def _finish(self, job: _Job, state: JobState, *, message: str | None = None, error: str | None = None,
                 tb: str | None = None, result: Any = None) -> None:
@@ -278,7 +290,7 @@ class JobRunner:
             log.error("job %r failed: %s\n%s", snap.name, error, tb or "")
         else:
             log.info("job %r %s", snap.name, state.value)
-        self._publish(snap)
+        self._publish(job)
         job.done.set()
 
     def _run_thread_job(self, job: _Job, fn: Callable[..., Any], args: tuple[Any, ...],
@@ -344,10 +356,10 @@ class JobRunner:
                 process.kill()
                 process.join(2.0)
         kind = outcome[0]
-        if kind == "result":
+        if kind == "cancelled" or (kind == "result" and job.cancel.is_set()):
+            self._finish(job, JobState.CANCELLED, message="Cancelled.")  # as for thread jobs
+        elif kind == "result":
             self._finish(job, JobState.SUCCEEDED, result=outcome[1])
-        elif kind == "cancelled" or job.cancel.is_set():
-            self._finish(job, JobState.CANCELLED, message="Cancelled.")
         elif kind == "error":
             self._finish(job, JobState.FAILED, error=outcome[1], tb=outcome[2])
         else:

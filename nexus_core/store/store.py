@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from nexus_core.atomic import stamped_sibling
 from nexus_core.errors import StoreCorruptError, StoreError, StoreTooNewError
 from nexus_core.store.migrations import Migration, discover_migrations
 
@@ -196,12 +197,11 @@ class Store:
     @staticmethod
     def quarantine(path: Path) -> Path:
         """Move a damaged store (and its WAL files) aside so a fresh one can be created; keeps it all."""
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        moved = path.with_name(f"{path.name}.damaged-{stamp}")
+        moved = stamped_sibling(path, "damaged")
         for suffix in ("", "-wal", "-shm"):
             source = path.with_name(path.name + suffix)
             if source.exists():
-                source.replace(path.with_name(f"{path.name}.damaged-{stamp}{suffix}"))
+                source.replace(moved.with_name(moved.name + suffix))
         log.warning("damaged store %s moved to %s", path, moved)
         return moved
 

@@ -103,9 +103,9 @@ class NvmlReader:
                 pid = int(entry.pid)
                 used = getattr(entry, "usedGpuMemory", None)
                 used = int(used) if isinstance(used, int) and used >= 0 else None
-                previous = seen.get(pid)
+                previous = seen.get(pid)  # a compute+graphics process is listed twice, with one total
                 if previous is not None and previous.used_bytes is not None:
-                    used = (used or 0) + previous.used_bytes
+                    used = max(used or 0, previous.used_bytes)
                 seen[pid] = GpuProcess(pid, _process_name(pid), used, pid in self_pids)
         return tuple(sorted(seen.values(), key=lambda p: -(p.used_bytes or 0)))
 

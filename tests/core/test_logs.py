@@ -114,10 +114,6 @@ def test_secrets_in_exception_tracebacks_are_redacted(tmp_path: Path) -> None:
     assert "abcdefgh12345" not in text and "supersecret123" not in text, text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: RedactingFilter only redacts record.exc_text when it is still empty; a handler that ran "
-    "earlier (a console handler from logging.basicConfig, pytest's capture handler) caches the "
-    "unredacted traceback in exc_text, and the file handler then writes it as is"))
 def test_traceback_secrets_are_redacted_even_after_another_handler(tmp_path: Path) -> None:
     text = _log_exception_in_child(tmp_path / "nexus.log", "console-first")
     assert "RuntimeError: upstream said" in text

@@ -18,7 +18,7 @@ WindowFactory = Callable[..., MainWindow]
 
 
 @pytest.fixture
-def make_window(qtbot, nexus_home: Path) -> Iterator[WindowFactory]:  # noqa: ANN001
+def make_window(qtbot, nexus_home: Path) -> Iterator[WindowFactory]:
     opened: list[tuple[MainWindow, AppContext, Core, ExceptionRouter]] = []
 
     def build(*, nvml: FakeNvml | None = None, data_dir: Path | None = None) -> MainWindow:

@@ -39,7 +39,7 @@ def test_progress_bar_follows_a_running_job(window, qtbot) -> None:
     assert window.jobs_button.text() == "1 job running"
     for step in range(4):
         gates[step].set()
-        expected = int(round((step + 1) / 4 * 1000))
+        expected = round((step + 1) / 4 * 1000)
         qtbot.waitUntil(lambda e=expected: view.progress_bar(handle.id).value() == e, timeout=5000)
     qtbot.waitUntil(lambda: view.row(handle.id).item.text(1) == "Done", timeout=5000)
     assert view.progress_bar(handle.id).text() == "100%"

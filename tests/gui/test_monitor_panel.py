@@ -14,7 +14,7 @@ from nexus_core.telemetry import GIB
 from tests.support.fake_nvml import FakeGpu, FakeNvml
 
 
-def _sample(window, qtbot, count: int = 1) -> None:  # noqa: ANN001
+def _sample(window, qtbot, count: int = 1) -> None:
     panel = window.show_panel("monitor")
     for _ in range(count):
         window.ctx.core.telemetry.sample_once()

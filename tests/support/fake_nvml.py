@@ -12,19 +12,19 @@ from types import SimpleNamespace
 NVML_TEMPERATURE_GPU = 0
 
 
-class NVMLError(Exception):  # noqa: N818 - pynvml's name
+class NVMLError(Exception):
     pass
 
 
-class NVMLError_NotSupported(NVMLError):  # noqa: N801
+class NVMLError_NotSupported(NVMLError):  # noqa: N801, N818
     pass
 
 
-class NVMLError_LibraryNotFound(NVMLError):  # noqa: N801
+class NVMLError_LibraryNotFound(NVMLError):  # noqa: N801, N818
     pass
 
 
-class NVMLError_DriverNotLoaded(NVMLError):  # noqa: N801
+class NVMLError_DriverNotLoaded(NVMLError):  # noqa: N801, N818
     pass
 
 

@@ -244,7 +244,7 @@ class MonitorPanel(Panel):
     def _draw_gpu(self, x: np.ndarray, samples: list[Sample], index: int) -> None:
         gpus: list[GpuSample | None] = [s.gpus[index] if index < len(s.gpus) else None for s in samples]
 
-        def series(read) -> np.ndarray:  # noqa: ANN001
+        def series(read) -> np.ndarray:
             return np.array([_nan(read(g)) if g is not None else math.nan for g in gpus], dtype=float)
 
         self.charts["vram"].update_series(x, {"used": series(lambda g: g.memory_used / GIB),
