@@ -12,6 +12,15 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+# How long a thread may hold the interpreter lock while another waits. Python's default (5 ms) lets a
+# CPU-bound job thread stall the GUI for that long at every Qt call that releases the lock; painting a
+# chart makes hundreds of such calls (benchmarks/responsiveness.py: ~290 ms stalls at 5 ms, ~40 at 1 ms).
+GUI_SWITCH_INTERVAL_S = 0.001
+
+
+def tune_interpreter_for_gui() -> None:
+    sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="nexus-studio", description="Nexus Studio desktop app")
@@ -26,6 +35,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    tune_interpreter_for_gui()
     if args.screenshot is not None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -68,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             from nexus_core.runtime import heavy_modules_loaded
 
             args.startup_report.write_text(json.dumps({"painted_at": painted_at,
-                                                       "heavy_modules": heavy_modules_loaded()}))
+                                                       "heavy_modules": heavy_modules_loaded(),
+                                                       "switch_interval_s": sys.getswitchinterval()}))
             window.confirm_close = False
             app.quit()
             return

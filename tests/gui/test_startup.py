@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from app.main import GUI_SWITCH_INTERVAL_S
 from app.startup import open_core
 from nexus_core.errors import NexusError, StoreCorruptError, StoreTooNewError
 
@@ -30,6 +31,7 @@ def test_window_is_painted_before_torch_or_any_panel_code_loads(tmp_path: Path, 
     data = json.loads(report.read_text())
     assert data["heavy_modules"] == [], f"imported before the first paint: {data['heavy_modules']}"
     assert data["painted_at"] > 0
+    assert data["switch_interval_s"] == pytest.approx(GUI_SWITCH_INTERVAL_S)  # see benchmarks/responsiveness.py
 
 
 def test_screenshot_command_renders_every_panel(tmp_path: Path, nexus_home: Path) -> None:
