@@ -59,9 +59,22 @@ class LogView(QWidget):
         layout.setContentsMargins(8, 6, 8, 6)
         layout.addLayout(top)
         layout.addWidget(self.text, 1)
+        self._show_recent_lines()
         self.handler = _QtLogHandler()
         self.handler.relay.record_ready.connect(self._append)
         logging.getLogger().addHandler(self.handler)
+
+    def _show_recent_lines(self, max_bytes: int = 64_000, max_lines: int = 200) -> None:
+        """Start with the end of the log file, so what happened during start-up is visible too."""
+        try:
+            with open(self.log_file, "rb") as handle:  # noqa: PTH123 - seek from the end
+                handle.seek(0, 2)
+                handle.seek(max(0, handle.tell() - max_bytes))
+                tail = handle.read().decode("utf-8", errors="replace").splitlines()[1:][-max_lines:]
+        except OSError:
+            return
+        for line in tail:
+            self.text.appendPlainText(line)
 
     def _append(self, level: int, line: str) -> None:
         if level >= self.level.currentData():

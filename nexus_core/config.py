@@ -57,33 +57,23 @@ def load_settings(path: Path) -> LoadedSettings:
     if not path.exists():
         return LoadedSettings(Settings())
     try:
-        raw_text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        backup = _keep_damaged(path)
-        return LoadedSettings(Settings(), [
-            f"{path}: could not be read ({exc}). Defaults are in use; the old file was kept as {backup}."
-        ], backup)
-    try:
-        raw = json.loads(raw_text)
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        backup = _keep_damaged(path)
-        return LoadedSettings(Settings(), [
-            f"{path}, line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg}). "
-            f"Defaults are in use; the damaged file was kept as {backup} so you can copy values back."
-        ], backup)
+        return _defaults_instead(path, f"line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})")
+    except (OSError, UnicodeDecodeError) as exc:
+        return _defaults_instead(path, f"could not be read ({exc})")
     except (ValueError, RecursionError) as exc:  # absurdly long numbers, absurdly deep nesting
-        backup = _keep_damaged(path)
-        return LoadedSettings(Settings(), [
-            f"{path}: cannot be read as settings ({type(exc).__name__}: {str(exc)[:120]}). "
-            f"Defaults are in use; the file was kept as {backup}."
-        ], backup)
+        return _defaults_instead(path, f"cannot be read as settings ({type(exc).__name__}: {str(exc)[:120]})")
     if not isinstance(raw, dict):
-        backup = _keep_damaged(path)
-        return LoadedSettings(Settings(), [
-            f"{path}: expected a JSON object of settings, found {type(raw).__name__}. "
-            f"Defaults are in use; the old file was kept as {backup}."
-        ], backup)
+        return _defaults_instead(path, f"expected a JSON object of settings, found {type(raw).__name__}")
     return _validate_per_field(path, raw)
+
+
+def _defaults_instead(path: Path, reason: str) -> LoadedSettings:
+    backup = _keep_damaged(path)
+    return LoadedSettings(Settings(), [
+        f"{path}, {reason}. Defaults are in use; the damaged file was kept as {backup} so you can copy "
+        "values back."], backup)
 
 
 def _validate_per_field(path: Path, raw: dict[str, Any]) -> LoadedSettings:

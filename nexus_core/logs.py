@@ -37,12 +37,16 @@ class RedactingFormatter(logging.Formatter):
 
 def setup_logging(log_file: Path, level: str = "INFO", *, max_bytes: int = 2_000_000,
                   backups: int = 5) -> logging.Handler:
-    """Attach the rotating file handler to the root logger once; later calls only adjust the level."""
+    """Attach the rotating file handler to the root logger; a later call for the same file only adjusts
+    the level, one for another data folder's file moves the log there."""
     root = logging.getLogger()
-    for handler in root.handlers:
+    for handler in list(root.handlers):
         if handler.get_name() == _HANDLER_NAME:
-            handler.setLevel(level)
-            return handler
+            if Path(getattr(handler, "baseFilename", "")) == log_file.resolve():
+                handler.setLevel(level)
+                return handler
+            root.removeHandler(handler)
+            handler.close()
     log_file.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=max_bytes, backupCount=backups,
                                                    encoding="utf-8")

@@ -127,10 +127,9 @@ class JobRunner:
         job = self._job(job_id)
         job.cancel.set()
         job.run.set()  # a paused job must wake up to notice
-        if job.snapshot.state is JobState.QUEUED:
-            self._finish(job, JobState.CANCELLED, message="Cancelled before it started.")
-        elif job.snapshot.state.active:
-            self._update(job, message="Cancelling…", event="progress")
+        if not self._finish(job, JobState.CANCELLED, message="Cancelled before it started.",
+                            only_from=JobState.QUEUED):
+            self._update(job, message="Cancelling…", event="progress")  # it stops at its next ctx.check()
 
     def pause(self, job_id: str) -> None:
         job = self._job(job_id)
@@ -273,10 +272,11 @@ class JobRunner:
             self.events.emit(JobEvent("state", snap))
 
     def _finish(self, job: _Job, state: JobState, *, message: str | None = None, error: str | None = None,
-                tb: str | None = None, result: Any = None) -> None:
+                tb: str | None = None, result: Any = None, only_from: JobState | None = None) -> bool:
+        """Move the job to a final state (atomically, and only from ``only_from`` if given)."""
         with self._lock:
-            if job.snapshot.state.finished:
-                return
+            if job.snapshot.state.finished or (only_from is not None and job.snapshot.state is not only_from):
+                return False
             changes: dict[str, Any] = {"state": state, "finished_at": time.time(), "eta_s": None,
                                        "error": error, "traceback": tb}
             if message is not None:
@@ -292,6 +292,7 @@ class JobRunner:
             log.info("job %r %s", snap.name, state.value)
         self._publish(job)
         job.done.set()
+        return True
 
     def _run_thread_job(self, job: _Job, fn: Callable[..., Any], args: tuple[Any, ...],
                         kwargs: dict[str, Any]) -> None:

@@ -98,3 +98,13 @@ def test_about_lists_versions_and_gpu(window) -> None:
     assert "Nexus Studio" in text
     assert "PySide6-Essentials" in text
     assert window.ctx.core.telemetry.open().reason.split(" (")[0] in text
+
+
+def test_log_view_starts_with_the_log_file_tail_and_follows_new_records(window, qtbot) -> None:
+    import logging
+
+    shown = window.log_view.text.toPlainText()
+    assert "applying store migration 0001_initial" in shown  # written before the window existed
+    logging.getLogger("nexus_core.test").warning("disk is almost full api_key=hunter2hunter2")
+    qtbot.waitUntil(lambda: "disk is almost full" in window.log_view.text.toPlainText(), timeout=3000)
+    assert "hunter2hunter2" not in window.log_view.text.toPlainText()
