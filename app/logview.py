@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFont
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
-from nexus_core.logs import RedactingFormatter
+from nexus_core.logs import LOG_FORMAT, RedactingFormatter
 
 MAX_LINES = 5000
 
@@ -23,7 +23,7 @@ class _QtLogHandler(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.relay = _Relay()
-        self.setFormatter(RedactingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
+        self.setFormatter(RedactingFormatter(LOG_FORMAT))  # the same lines as the log file
 
     def emit(self, record: logging.LogRecord) -> None:
         try:

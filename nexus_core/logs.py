@@ -7,7 +7,7 @@ import logging.handlers
 import re
 from pathlib import Path
 
-_FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"
 _HANDLER_NAME = "nexus-file"
 
 # Shapes of credentials that must never reach a log: bearer tokens, provider API keys, key=value secrets.
@@ -51,7 +51,7 @@ def setup_logging(log_file: Path, level: str = "INFO", *, max_bytes: int = 2_000
     handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=max_bytes, backupCount=backups,
                                                    encoding="utf-8")
     handler.set_name(_HANDLER_NAME)
-    handler.setFormatter(RedactingFormatter(_FORMAT))
+    handler.setFormatter(RedactingFormatter(LOG_FORMAT))
     handler.setLevel(level)
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > logging.getLevelName(level):
