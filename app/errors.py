@@ -31,14 +31,16 @@ class ErrorDialog(QDialog):
     """Says what failed in words, with the technical details one click away."""
 
     def __init__(self, title: str, message: str, details: str = "", *, log_file: str | None = None,
-                 parent: QWidget | None = None) -> None:
+                 warning: bool = False, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setMinimumWidth(520)
         self.message = message
+        self.warning = warning
         self.details = redact(details)
         icon = QLabel()
-        icon.setPixmap(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxCritical).pixmap(40, 40))
+        kind = QStyle.StandardPixmap.SP_MessageBoxWarning if warning else QStyle.StandardPixmap.SP_MessageBoxCritical
+        icon.setPixmap(self.style().standardIcon(kind).pixmap(40, 40))
         headline = QLabel(f"<b>{title}</b>")
         body = QLabel(message)
         body.setWordWrap(True)
@@ -85,7 +87,7 @@ class ErrorDialog(QDialog):
 class ExceptionRouter(QObject):
     """Installs sys/threading excepthooks; each unhandled exception is logged and shown in a dialog."""
 
-    caught = Signal(str, str, str)  # title, message, details
+    caught = Signal(str, str, str, bool)  # title, message, details, warning (not an error)
 
     def __init__(self, log_file: str | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -101,9 +103,9 @@ class ExceptionRouter(QObject):
     def uninstall(self) -> None:
         sys.excepthook, threading.excepthook = self._previous
 
-    def report(self, title: str, message: str, details: str = "") -> None:
-        """Show an error from any thread (the dialog opens on the GUI thread)."""
-        self.caught.emit(title, message, details)
+    def report(self, title: str, message: str, details: str = "", *, warning: bool = False) -> None:
+        """Show an error (or a warning) from any thread; the dialog opens on the GUI thread."""
+        self.caught.emit(title, message, details, warning)
 
     def _sys_hook(self, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
@@ -121,10 +123,10 @@ class ExceptionRouter(QObject):
         log.critical("unhandled exception in %s:\n%s", where, details)
         message = (f"{exc_type.__name__}: {exc}\n\nNexus Studio kept running. The error was written to the log; "
                    "if it keeps happening, copy the details into a bug report.")
-        self.caught.emit("Something went wrong", message, details)
+        self.caught.emit("Something went wrong", message, details, False)
 
-    def _show(self, title: str, message: str, details: str) -> None:
-        dialog = ErrorDialog(title, message, details, log_file=self.log_file)
+    def _show(self, title: str, message: str, details: str, warning: bool) -> None:
+        dialog = ErrorDialog(title, message, details, log_file=self.log_file, warning=warning)
         dialog.setModal(False)
         dialog.finished.connect(lambda _=0, d=dialog: self._forget(d))
         self.dialogs.append(dialog)

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         window.show_panel(first_panel)
         core.telemetry.start()
         if core.problems:
-            errors.report("Some settings were repaired", "\n\n".join(core.problems))
+            errors.report("Some settings were repaired", "\n\n".join(core.problems), warning=True)
         if args.screenshot is not None:
             from app.screenshot import take_screenshots
 

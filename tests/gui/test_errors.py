@@ -50,3 +50,9 @@ def test_details_toggle_and_secrets_are_redacted(window, qtbot) -> None:
     dialog.details_button.click()
     assert dialog.details_view.isVisible()
     assert "abcdefghijklmnop" not in dialog.details_view.toPlainText()
+
+
+def test_repaired_settings_are_shown_as_a_warning(window, qtbot) -> None:
+    window.errors.report("Some settings were repaired", "settings.json: 'theme' was invalid", warning=True)
+    qtbot.waitUntil(lambda: len(window.errors.dialogs) == 1, timeout=3000)
+    assert window.errors.dialogs[0].warning

@@ -108,3 +108,31 @@ def test_log_view_starts_with_the_log_file_tail_and_follows_new_records(window, 
     logging.getLogger("nexus_core.test").warning("disk is almost full api_key=hunter2hunter2")
     qtbot.waitUntil(lambda: "disk is almost full" in window.log_view.text.toPlainText(), timeout=3000)
     assert "hunter2hunter2" not in window.log_view.text.toPlainText()
+
+
+def test_closing_with_running_jobs_asks_first(window, qtbot, monkeypatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    def spin(ctx) -> None:
+        while True:
+            ctx.sleep(0.02)
+
+    handle = window.ctx.core.runner.submit(spin, name="Long training run")
+    qtbot.waitUntil(lambda: window.ctx.core.runner.active_count() == 1, timeout=3000)
+    window.confirm_close = True
+    asked: list[str] = []
+
+    def answer(choice):
+        def question(_parent, _title, text, *args, **kwargs):
+            asked.append(text)
+            return choice
+        return question
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    window.close()
+    assert window.isVisible() and "1 background job is still running" in asked[0]
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    window.close()
+    assert not window.isVisible()
+    handle.cancel()
+    handle.wait(5)

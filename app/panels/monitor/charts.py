@@ -73,12 +73,13 @@ class TimeChart(pg.PlotWidget):
     def add_series(self, key: str, label: str, colour: str, *, dashed: bool = False, fill: bool = False) -> None:
         pen = pg.mkPen(colour, width=1 if dashed else 2,
                        style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
-        item = self.plot([], [], pen=pen, name=label, connect="finite")
+        item = self.plot([], [], pen=pen, name=None if fill else label, connect="finite")
         if fill:
             brush = pg.mkColor(colour)
             brush.setAlpha(45)
             item.setFillLevel(0)
             item.setBrush(brush)
+            self.legend.addItem(pg.PlotDataItem(pen=pen), label)  # a line swatch, not the fill's outline
         self._series[key] = _Series(key, item)
 
     def series_keys(self) -> list[str]:
