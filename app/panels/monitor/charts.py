@@ -82,9 +82,6 @@ class TimeChart(pg.PlotWidget):
             self.legend.addItem(pg.PlotDataItem(pen=pen), label)  # a line swatch, not the fill's outline
         self._series[key] = _Series(key, item)
 
-    def series_keys(self) -> list[str]:
-        return list(self._series)
-
     def series_data(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         x, y = self._series[key].item.getData()
         return (np.asarray(x if x is not None else []), np.asarray(y if y is not None else []))
