@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -132,6 +132,9 @@ class JobsView(QWidget):
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.empty_label)
 
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(1000)
+        self._ticker.timeout.connect(self._tick_elapsed)
         ctx.job_events.fired.connect(self._on_event)
         for snap in reversed(ctx.core.runner.history(HISTORY_LIMIT)):
             self._upsert(snap)
@@ -204,7 +207,14 @@ class JobsView(QWidget):
                                                                                       else ""))
         self.empty_label.setVisible(not self.rows)
         self.tree.setVisible(bool(self.rows))
-        for row in self.rows.values():  # keep elapsed times ticking for running jobs
+        if active and not self._ticker.isActive():
+            self._ticker.start()
+        elif not active:
+            self._ticker.stop()
+
+    def _tick_elapsed(self) -> None:
+        """Once a second: running jobs' elapsed time moves even when a job reports no progress."""
+        for row in self.rows.values():
             if row.snapshot.state is JobState.RUNNING and row.snapshot.started_at:
                 row.item.setText(COL_ELAPSED, format_eta(time.time() - row.snapshot.started_at))
 

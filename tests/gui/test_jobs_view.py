@@ -122,3 +122,14 @@ def test_filter_and_clear_finished(window, qtbot) -> None:
     assert all(s.id != done.id for s in runner.history())
     running.cancel()
     running.wait(5)
+
+
+def test_elapsed_time_moves_for_a_job_that_reports_nothing(window, qtbot) -> None:
+    handle = window.ctx.core.runner.submit(_loop_until_cancelled, name="Silent")
+    view = window.jobs_view
+    qtbot.waitUntil(lambda: view.row(handle.id) is not None
+                    and view.row(handle.id).snapshot.state is JobState.RUNNING, timeout=3000)
+    qtbot.waitUntil(lambda: view.row(handle.id).item.text(4) not in ("", "00:00"), timeout=4000)
+    handle.cancel()
+    handle.wait(5)
+    qtbot.waitUntil(lambda: not view._ticker.isActive(), timeout=3000)
