@@ -19,6 +19,10 @@ class AppContext(QObject):
         self.core = core
         self.job_events = EmitterBridge(core.runner.events, self)
         self.telemetry = EmitterBridge(core.telemetry.sampled, self)
+        self.chat_events = EmitterBridge(core.chat.events, self)  # TurnEvent
+        self.conversations_changed = EmitterBridge(core.chat.conversations.changed, self)  # ConversationChange
+        self.providers_changed = EmitterBridge(core.providers.changed, self)  # None
+        self.routing_changed = EmitterBridge(core.routing.changed, self)  # RoutingTable
         self.effective_theme = "light"
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_scheme_changed)
 
@@ -38,5 +42,6 @@ class AppContext(QObject):
             self.set_theme("system", save=False)
 
     def close(self) -> None:
-        self.job_events.close()
-        self.telemetry.close()
+        for bridge in (self.job_events, self.telemetry, self.chat_events, self.conversations_changed,
+                       self.providers_changed, self.routing_changed):
+            bridge.close()

@@ -19,6 +19,21 @@ def _open_core(args: argparse.Namespace):
     return Core.open(args.data_dir)
 
 
+def open_core_for_providers(args: argparse.Namespace):
+    """Open the core and, in passphrase mode, unlock the credential store from $NEXUS_CREDENTIALS_PASSPHRASE."""
+    import os
+
+    core = _open_core(args)
+    passphrase = os.environ.get("NEXUS_CREDENTIALS_PASSPHRASE")
+    if core.credentials.locked and passphrase:
+        try:
+            core.credentials.unlock(passphrase)
+        except NexusError:
+            core.close()
+            raise
+    return core
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from nexus_core.runtime import installed_versions, torch_runtime
 
@@ -197,6 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("launcher", help="add or remove the desktop launcher")
     p.add_argument("launcher_command", choices=["install", "uninstall"])
     p.set_defaults(func=cmd_launcher)
+
+    from nexus_core import cli_chat, cli_providers
+
+    cli_chat.add_parser(sub)
+    cli_providers.add_parser(sub)
     return parser
 
 

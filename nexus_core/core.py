@@ -12,10 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nexus_core.aio import AsyncLoopThread
+from nexus_core.chat.conversations import ConversationStore
+from nexus_core.chat.service import ChatService
 from nexus_core.config import Settings, load_settings, save_settings
 from nexus_core.jobs import JobRunner
 from nexus_core.logs import setup_logging
 from nexus_core.paths import DataPaths
+from nexus_core.providers.pool import ProviderPool
+from nexus_core.providers.records import CallRecorder
+from nexus_core.routing.router import Router
+from nexus_core.routing.table import RoutingTableStore
+from nexus_core.secrets import CredentialStore
 from nexus_core.store import Store
 from nexus_core.telemetry import TelemetrySampler
 
@@ -29,10 +37,17 @@ class Core:
     store: Store
     runner: JobRunner
     telemetry: TelemetrySampler
+    aio: AsyncLoopThread
+    credentials: CredentialStore
+    providers: ProviderPool
+    routing: RoutingTableStore
+    calls: CallRecorder
+    router: Router
+    chat: ChatService
     problems: list[str] = field(default_factory=list)  # things the user should be told once, at start
 
     @classmethod
-    def open(cls, data_dir: Path | str | None = None, *, nvml: Any = None) -> Core:
+    def open(cls, data_dir: Path | str | None = None, *, nvml: Any = None, keyring_backend: Any = None) -> Core:
         """Raises ``DataDirError`` or ``StoreError`` (with user-ready messages) when it cannot start."""
         paths = DataPaths.prepare(data_dir)
         loaded = load_settings(paths.settings_file)
@@ -48,13 +63,30 @@ class Core:
                            max_process_jobs=settings.max_process_jobs)
         telemetry = TelemetrySampler(interval_s=settings.monitor_interval_s, window_s=settings.monitor_window_s,
                                      nvml=nvml)
-        return cls(paths, settings, store, runner, telemetry, list(loaded.problems))
+        aio = AsyncLoopThread()
+        credentials = CredentialStore(paths.credentials_file, keyring_backend=keyring_backend)
+        providers = ProviderPool(store, credentials)
+        routing = RoutingTableStore(store)
+        calls = CallRecorder(store)
+        router = Router(providers, routing, calls)
+        chat = ChatService(ConversationStore(store), router, aio, system_prompt=settings.chat_system_prompt)
+        problems = [*loaded.problems, *providers.problems, *routing.problems]
+        if credentials.warning:
+            problems.append(credentials.warning)
+        return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
+                   chat, problems)
 
     def save_settings(self) -> None:
         save_settings(self.paths.settings_file, self.settings)
 
     def close(self, *, job_timeout: float = 10.0) -> None:
         self.telemetry.stop()
+        self.chat.stop_all()
+        try:
+            self.aio.run(self.providers.aclose(), timeout=5.0)
+        except Exception:
+            log.exception("closing providers failed")
+        self.aio.stop()
         self.runner.shutdown(cancel=True, timeout=job_timeout)
         self.store.close()
         log.info("Nexus Studio core closed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import re
+import threading
 from pathlib import Path
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"
@@ -18,7 +19,34 @@ _SECRET_PATTERNS = [
 ]
 
 
+# Exact secret values the app holds (from the credential store); the patterns above only catch known shapes.
+_MIN_REGISTERED_LENGTH = 6
+_registered_lock = threading.Lock()
+_registered_secrets: set[str] = set()
+_registered_pattern: re.Pattern[str] | None = None
+
+
+def register_secret(value: str) -> None:
+    """Make ``redact`` mask this exact value from now on.
+
+    Values shorter than 6 characters are ignored: masking them would garble ordinary words in the log.
+    """
+    global _registered_pattern
+    if not isinstance(value, str) or len(value) < _MIN_REGISTERED_LENGTH:
+        return
+    with _registered_lock:
+        if value in _registered_secrets:
+            return
+        _registered_secrets.add(value)
+        # Longest first, so a secret that contains another is masked whole rather than in pieces.
+        ordered = sorted(_registered_secrets, key=len, reverse=True)
+        _registered_pattern = re.compile("|".join(re.escape(v) for v in ordered))
+
+
 def redact(text: str) -> str:
+    registered = _registered_pattern  # one read of the reference: no lock needed on the logging path
+    if registered is not None:
+        text = registered.sub("***", text)
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + "***", text)
     return text

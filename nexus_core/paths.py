@@ -41,6 +41,11 @@ class DataPaths:
         return self.root / "nexus.db"
 
     @property
+    def credentials_file(self) -> Path:
+        """Fernet-encrypted API keys; the key to it lives in the OS keyring (or comes from a passphrase)."""
+        return self.root / "credentials.vault"
+
+    @property
     def logs_dir(self) -> Path:
         return self.root / "logs"
 

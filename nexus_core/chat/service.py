@@ -1,0 +1,241 @@
+"""Chat turns: route the query, stream the answer, keep every part of it in the store.
+
+A turn runs on the core's async loop thread. The GUI and the CLI watch ``ChatService.events`` (one
+``TurnEvent`` per step) and stop a turn with ``Turn.cancel()``. Whatever happens (stop, cut stream,
+HTTP error, crash) the user's message and any partial answer are already in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from nexus_core.aio import AsyncLoopThread
+from nexus_core.chat.conversations import ConversationStore, StoredMessage
+from nexus_core.errors import NexusError
+from nexus_core.events import Emitter
+from nexus_core.providers.records import CallRecord
+from nexus_core.providers.types import ChatMessage, ChatResult, Finish, TextDelta, ToolCallDelta, Usage
+from nexus_core.routing.router import Attempt, CallDone, Notice, RouteDecision, Router
+
+log = logging.getLogger(__name__)
+SAVE_EVERY_S = 1.0  # how often a streaming answer is written to the store
+
+
+@dataclass(frozen=True)
+class TurnEvent:
+    """One step of a turn. ``kind``: started, routed, attempt, notice, delta, tool_call, finished."""
+
+    kind: str
+    turn_id: str
+    conversation_id: str
+    text: str = ""
+    message: StoredMessage | None = None  # started: the empty answer; finished: the stored answer
+    user_message: StoredMessage | None = None  # started
+    decision: RouteDecision | None = None  # routed
+    outcome: str = ""  # finished: complete | partial | error | cancelled
+    error: str | None = None  # finished with a problem: the user-ready message
+
+
+@dataclass
+class Turn:
+    id: str
+    conversation_id: str
+    assistant_message_id: str
+    _service: ChatService
+    _done: threading.Event = field(default_factory=threading.Event)
+    _task: asyncio.Task[None] | None = None  # set by the turn itself once it runs
+    _cancel_requested: bool = False
+
+    def cancel(self) -> None:
+        """Stop the answer; what was streamed so far is kept (marked incomplete).
+
+        A flag plus ``task.cancel()`` rather than cancelling the concurrent future: a task cancelled
+        before its first step never runs its ``finally``, and the answer would stay "streaming".
+        """
+        self._cancel_requested = True
+        task = self._task
+        if task is not None and not self._done.is_set():
+            self._service.aio.loop.call_soon_threadsafe(task.cancel)
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> StoredMessage:
+        """Block until the turn has ended and its answer is stored; returns the stored answer."""
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"chat turn {self.id} still running after {timeout} s")
+        return self._service.conversations.message(self.assistant_message_id)
+
+
+class ChatService:
+    def __init__(self, conversations: ConversationStore, router: Router, aio: AsyncLoopThread, *,
+                 system_prompt: str = "") -> None:
+        self.conversations = conversations
+        self.router = router
+        self.aio = aio
+        self.system_prompt = system_prompt
+        self.events: Emitter[TurnEvent] = Emitter("chat.turns")
+        self._active: dict[str, Turn] = {}  # conversation id → running turn
+        self._lock = threading.Lock()
+        recovered = conversations.recover_interrupted()
+        if recovered:
+            log.info("marked %d interrupted answers as incomplete", recovered)
+
+    # ---- commands ----------------------------------------------------------------------------------
+
+    def send(self, conversation_id: str | None, text: str, *, model_override: str | None = None) -> Turn:
+        """Add the user's message (creating a conversation when ``conversation_id`` is None) and answer it."""
+        if not text.strip():
+            raise NexusError("The message is empty.", hint="Type something to send.")
+        if conversation_id is None:
+            conversation_id = self.conversations.create(model_override=model_override).id
+        else:
+            self.conversations.get(conversation_id)
+        self._ensure_idle(conversation_id)
+        user = self.conversations.append(conversation_id, "user", text)
+        return self._start(conversation_id, user, model_override)
+
+    def regenerate(self, conversation_id: str, *, model_override: str | None = None) -> Turn:
+        """Answer the last user message again, replacing the answer(s) after it."""
+        self._ensure_idle(conversation_id)
+        messages = self.conversations.messages(conversation_id)
+        user = next((m for m in reversed(messages) if m.role == "user"), None)
+        if user is None:
+            raise NexusError("There is no message to answer again in this conversation.")
+        self.conversations.truncate_from(conversation_id, user.seq + 1)
+        return self._start(conversation_id, user, model_override)
+
+    def edit_and_resend(self, message_id: str, text: str, *, model_override: str | None = None) -> Turn:
+        """Change one of your messages and answer it again; later messages are replaced."""
+        if not text.strip():
+            raise NexusError("The message is empty.", hint="Type something to send.")
+        original = self.conversations.message(message_id)
+        if original.role != "user":
+            raise NexusError("Only your own messages can be edited and resent.")
+        self._ensure_idle(original.conversation_id)
+        self.conversations.update_message(message_id, content=text)
+        self.conversations.truncate_from(original.conversation_id, original.seq + 1)
+        return self._start(original.conversation_id, self.conversations.message(message_id), model_override)
+
+    def active_turn(self, conversation_id: str) -> Turn | None:
+        with self._lock:
+            return self._active.get(conversation_id)
+
+    def stop(self, conversation_id: str) -> bool:
+        turn = self.active_turn(conversation_id)
+        if turn is None:
+            return False
+        turn.cancel()
+        return True
+
+    def stop_all(self, timeout: float = 5.0) -> None:
+        """Stop every running answer and wait until each is stored (used when the app closes)."""
+        with self._lock:
+            turns = list(self._active.values())
+        for turn in turns:
+            turn.cancel()
+        for turn in turns:
+            turn._done.wait(timeout)
+
+    def _ensure_idle(self, conversation_id: str) -> None:
+        if self.active_turn(conversation_id) is not None:
+            raise NexusError("This conversation is still answering.", hint="Wait for the answer or press Stop.")
+
+    def _start(self, conversation_id: str, user: StoredMessage, model_override: str | None) -> Turn:
+        answer = self.conversations.append(conversation_id, "assistant", "", status="streaming")
+        turn = Turn(uuid.uuid4().hex, conversation_id, answer.id, self)
+        with self._lock:
+            self._active[conversation_id] = turn
+        self.events.emit(TurnEvent("started", turn.id, conversation_id, message=answer, user_message=user))
+        self.aio.submit(self._run(turn, user, model_override))
+        return turn
+
+    # ---- the turn itself -------------------------------------------------------------------------------
+
+    async def _run(self, turn: Turn, user: StoredMessage, model_override: str | None) -> None:
+        result = ChatResult()
+        meta: dict[str, Any] = {"notices": []}
+        started = time.perf_counter()
+        last_save = started
+        last_record: CallRecord | None = None
+        status, outcome, error = "complete", "complete", None
+        turn._task = asyncio.current_task()
+        try:
+            if turn._cancel_requested:
+                raise asyncio.CancelledError
+            conv = self.conversations.get(turn.conversation_id)
+            history = [m for m in self.conversations.messages(turn.conversation_id)
+                       if m.id != turn.assistant_message_id and (m.content or m.tool_calls) and m.status != "error"]
+            decision = await self.router.decide(
+                user.content, history_chars=sum(len(m.content) for m in history[:-1]),
+                override=model_override or conv.model_override, conversation_id=turn.conversation_id)
+            meta.update(task_type=decision.task_type.value, tier=decision.tier, route_reason=decision.reason,
+                        route_source=decision.source)
+            self._emit(turn, "routed", decision=decision)
+            messages = ([ChatMessage("system", self.system_prompt)] if self.system_prompt else [])
+            messages += [m.to_chat_message() for m in history]
+            async for event in self.router.stream(decision, messages, conversation_id=turn.conversation_id):
+                if isinstance(event, TextDelta):
+                    result.add(event)
+                    self._emit(turn, "delta", text=event.text)
+                    now = time.perf_counter()
+                    if now - last_save >= SAVE_EVERY_S:
+                        last_save = now
+                        self.conversations.update_message(turn.assistant_message_id, content=result.text)
+                elif isinstance(event, ToolCallDelta):
+                    result.add(event)
+                    self._emit(turn, "tool_call", text=event.name or event.arguments)
+                elif isinstance(event, Usage | Finish):
+                    result.add(event)
+                elif isinstance(event, Attempt):
+                    meta.update(model_ref=event.model_ref, provider_kind=event.provider_kind)
+                    self._emit(turn, "attempt", text=event.model_ref)
+                elif isinstance(event, Notice):
+                    meta["notices"].append(event.text)
+                    self._emit(turn, "notice", text=event.text)
+                elif isinstance(event, CallDone):
+                    last_record = event.record
+        except asyncio.CancelledError:
+            status, outcome, error = "partial", "cancelled", "Stopped before the answer was finished."
+            raise
+        except NexusError as exc:
+            status = "partial" if result.text else "error"
+            outcome, error = status, exc.user_message()
+        except Exception as exc:
+            log.exception("chat turn %s failed", turn.id)
+            status = "partial" if result.text else "error"
+            outcome, error = status, f"Unexpected error: {type(exc).__name__}: {exc}. Details are in the log file."
+        finally:
+            self._finalise(turn, result, meta, last_record, started, status, outcome, error)
+
+    def _finalise(self, turn: Turn, result: ChatResult, meta: dict[str, Any], record: CallRecord | None,
+                  started: float, status: str, outcome: str, error: str | None) -> None:
+        meta["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        if record is not None:
+            meta.update(provider=record.provider, model=record.response_model or record.request_model,
+                        ttft_ms=record.ttft_ms and round(record.ttft_ms, 1), tokens_in=record.input_tokens,
+                        tokens_out=record.output_tokens, cost_usd=record.cost_usd,
+                        finish_reason=(record.finish_reasons or [None])[0])
+        if not meta["notices"]:
+            del meta["notices"]
+        try:
+            self.conversations.update_message(turn.assistant_message_id, content=result.text, status=status,
+                                              error=error or "", meta=meta, tool_calls=result.tool_calls or None)
+            stored = self.conversations.message(turn.assistant_message_id)
+        except Exception:
+            log.exception("could not store the answer of turn %s", turn.id)
+            stored = None
+        with self._lock:
+            self._active.pop(turn.conversation_id, None)
+        turn._done.set()
+        self._emit(turn, "finished", message=stored, outcome=outcome, error=error)
+
+    def _emit(self, turn: Turn, kind: str, **values: Any) -> None:
+        self.events.emit(TurnEvent(kind, turn.id, turn.conversation_id, **values))

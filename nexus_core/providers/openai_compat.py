@@ -1,0 +1,151 @@
+"""Any OpenAI-compatible chat-completions endpoint (OpenAI, OpenRouter, Ollama, LM Studio, llama.cpp, vLLM)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from nexus_core.providers.base import ModelInfo
+from nexus_core.providers.errors import FailureKind, ProviderError
+from nexus_core.providers.http_errors import translate
+from nexus_core.providers.types import ChatMessage, ChatRequest, Finish, StreamEvent, TextDelta, ToolCallDelta, Usage
+
+NO_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
+_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls",
+           "content_filter": "content_filter", "end_turn": "stop", "eos": "stop"}
+
+
+def to_openai_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m.role == "tool":
+            out.append({"role": "tool", "tool_call_id": m.tool_call_id or "", "content": m.content})
+        elif m.role == "assistant" and m.tool_calls:
+            out.append({"role": "assistant", "content": m.content or None, "tool_calls": [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments or "{}"}}
+                for c in m.tool_calls]})
+        else:
+            out.append({"role": m.role, "content": m.content})
+    return out
+
+
+class OpenAICompatProvider:
+    kind = "openai"
+
+    def __init__(self, name: str, base_url: str, *, api_key: str | None = None, key_hint: str = "",
+                 timeout_s: float = 120.0, connect_timeout_s: float = 5.0,
+                 extra_headers: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key or NO_KEY
+        self.key_hint = key_hint or f"the API key of provider {name!r}"
+        self.timeout_s = timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self._extra_headers = dict(extra_headers or {})
+        self._client: Any = None
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatProvider(name={self.name!r}, base_url={self.base_url!r})"
+
+    def _sdk(self) -> Any:
+        if self._client is None:
+            import openai
+
+            timeout = openai.Timeout(self.timeout_s, connect=self.connect_timeout_s)
+            self._client = openai.AsyncOpenAI(base_url=self.base_url, api_key=self._api_key, timeout=timeout,
+                                              max_retries=0, default_headers=self._extra_headers or None)
+        return self._client
+
+    def _error(self, exc: BaseException, model: str, started: bool) -> ProviderError:
+        return translate(exc, provider=self.name, model=model, key_hint=self.key_hint, base_url=self.base_url,
+                         started_answer=started)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        params: dict[str, Any] = {"model": request.model, "messages": to_openai_messages(request.messages),
+                                  "stream": True, "stream_options": {"include_usage": True}}
+        if request.tools:
+            params["tools"] = [{"type": "function", "function": {
+                "name": t.name, "description": t.description, "parameters": t.parameters}} for t in request.tools]
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            params["max_tokens"] = request.max_tokens
+        if request.stop:
+            params["stop"] = request.stop
+        started = False
+        finish: str | None = None
+        response_model: str | None = None
+        try:
+            stream = await self._sdk().chat.completions.create(**params)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise self._error(exc, request.model, False) from exc
+        try:
+            async for chunk in stream:
+                response_model = getattr(chunk, "model", None) or response_model
+                usage = getattr(chunk, "usage", None)
+                if usage is not None:
+                    yield Usage(getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None))
+                for choice in chunk.choices or ():
+                    delta = choice.delta
+                    if delta is not None:
+                        if delta.content:
+                            started = True
+                            yield TextDelta(delta.content)
+                        for call in delta.tool_calls or ():
+                            started = True
+                            fn = call.function
+                            yield ToolCallDelta(index=call.index if call.index is not None else 0, id=call.id,
+                                                name=fn.name if fn else None,
+                                                arguments=(fn.arguments or "") if fn else "")
+                    if choice.finish_reason:
+                        finish = _FINISH.get(choice.finish_reason, choice.finish_reason)
+        except asyncio.CancelledError:
+            await _close_quietly(stream)
+            raise
+        except Exception as exc:
+            await _close_quietly(stream)
+            raise self._error(exc, request.model, started) from exc
+        if finish is None:
+            # The server closed cleanly but never said why it stopped: treat as cut if it said anything.
+            if started:
+                raise ProviderError(FailureKind.STREAM_CUT, f"{self.name} ({request.model}) ended the stream "
+                                    "without finishing the answer.", provider=self.name, model=request.model,
+                                    hint="The partial answer is kept. Regenerate to try again.")
+            finish = "stop"
+        yield Finish(finish, response_model)
+
+    async def list_models(self) -> list[ModelInfo]:
+        try:
+            page = await self._sdk().models.list()
+            items = [m async for m in page]
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise self._error(exc, "", False) from exc
+        models = [ModelInfo(id=m.id, provider=self.name, context_length=_context_length(m),
+                            owned_by=getattr(m, "owned_by", "") or "") for m in items]
+        return sorted(models, key=lambda m: m.id.lower())
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
+
+
+def _context_length(model: Any) -> int | None:
+    extra = getattr(model, "model_extra", None) or {}
+    for key in ("context_length", "max_model_len", "context_window"):
+        value = extra.get(key)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+async def _close_quietly(stream: Any) -> None:
+    try:
+        await asyncio.shield(stream.close())
+    except BaseException:  # closing after a failure must not mask it
+        pass

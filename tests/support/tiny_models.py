@@ -1,0 +1,108 @@
+"""Tiny random transformers models built offline, so local-model tests never download anything.
+
+The tokenizer is a real byte-level BPE trained in milliseconds on a small corpus: random weights then
+produce arbitrary byte tokens, including halves of multi-byte characters, which is exactly what the
+incremental decoder has to cope with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+SPECIAL_TOKENS = ["<s>", "</s>", "<unk>", "<pad>", "<|im_start|>", "<|im_end|>"]
+TOOL_TOKENS = ["<tool_call>", "</tool_call>"]  # added but not special: decoding keeps them, as Qwen's do
+
+_WORDS = """
+the a an and or but if then else of to in on at by for with from up down out over under again
+I you he she it we they me him her us them my your his its our their this that these those
+is are was were be been being have has had do does did will would can could should may might must
+hello hi thanks thank please yes no not okay sure sorry good bad great fine new old big small long short
+what which who whom whose when where why how all any both each few more most other some such only own
+same so than too very just now here there today tomorrow yesterday time day week year hour minute
+user assistant system tool call function name arguments result answer question file folder model
+weather city temperature sunny rainy cold warm Paris London Tokyo Berlin number count list read write
+quick brown fox jumps lazy dog cat mouse story tell me about world people water food book work home
+"""
+_PUNCTUATION = ". , ! ? : ; ' \" ( ) [ ] { } - _ / \\ = + * < > | @ # $ % & ~ ` ^"
+_EXTRA_TEXT = "0 1 2 3 4 5 6 7 8 9 10 42 100 2024 café naïve über 日本語 中文 😀 👍 → ✓"
+
+CHAT_TEMPLATE = """\
+{%- if tools %}<|im_start|>system
+{% if messages[0].role == 'system' %}{{ messages[0].content }}
+{% endif %}You may call these tools:
+<tools>
+{% for tool in tools %}{{ tool | tojson }}
+{% endfor %}</tools>
+To call one, answer with <tool_call>{"name": <name>, "arguments": <json object>}</tool_call><|im_end|>
+{% elif messages[0].role == 'system' %}<|im_start|>system
+{{ messages[0].content }}<|im_end|>
+{% endif %}
+{%- for message in messages %}
+{%- if message.role == 'system' and loop.first %}
+{%- elif message.role == 'assistant' %}<|im_start|>assistant
+{{ message.content or '' }}
+{%- for call in message.tool_calls or [] %}
+<tool_call>{"name": {{ call.function.name | tojson }}, "arguments": {{ call.function.arguments | tojson }}}</tool_call>
+{%- endfor %}<|im_end|>
+{% else %}<|im_start|>{{ message.role }}
+{{ message.content }}<|im_end|>
+{% endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}<|im_start|>assistant
+{% endif %}"""
+
+
+def _corpus(vocab_words: list[str]) -> list[str]:
+    words = _WORDS.split()
+    lines = [" ".join(words[i:i + 12]) for i in range(0, len(words), 6)]
+    lines += [_PUNCTUATION, _EXTRA_TEXT]
+    lines += [" ".join([word] * 8) for word in vocab_words]  # repeated so BPE learns them whole
+    return lines
+
+
+def build_tokenizer(*, chat_template: bool = True, vocab_words: list[str] | None = None) -> Any:
+    """A ``PreTrainedTokenizerFast`` over a freshly trained byte-level BPE with ChatML special tokens."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    extra = list(vocab_words or [])
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    merges = 220 + sum(len(word) for word in extra)
+    trainer = trainers.BpeTrainer(vocab_size=256 + len(SPECIAL_TOKENS) + merges, special_tokens=SPECIAL_TOKENS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    bpe.train_from_iterator(_corpus(extra), trainer)
+    bpe.add_tokens([AddedToken(token, special=False, normalized=False) for token in TOOL_TOKENS])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+                                        pad_token="<pad>")
+    if chat_template:
+        tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
+def build_tiny_llama(folder: Path, *, chat_template: bool = True, vocab_words: list[str] | None = None) -> Path:
+    """Write a tiny random Llama (safetensors) plus tokenizer into ``folder``; about 0.2 s once torch is imported."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer(chat_template=chat_template, vocab_words=vocab_words)
+    config = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=2, vocab_size=len(tokenizer), max_position_embeddings=256,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def corrupt_weights(folder: Path) -> None:
+    """Cut the safetensors file in half, as an interrupted download or a full disk would."""
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
