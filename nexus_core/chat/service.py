@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 import uuid
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,27 +182,29 @@ class ChatService:
             self._emit(turn, "routed", decision=decision)
             messages = ([ChatMessage("system", self.system_prompt)] if self.system_prompt else [])
             messages += [m.to_chat_message() for m in history]
-            async for event in self.router.stream(decision, messages, conversation_id=turn.conversation_id):
-                if isinstance(event, TextDelta):
-                    result.add(event)
-                    self._emit(turn, "delta", text=event.text)
-                    now = time.perf_counter()
-                    if now - last_save >= SAVE_EVERY_S:
-                        last_save = now
-                        self.conversations.update_message(turn.assistant_message_id, content=result.text)
-                elif isinstance(event, ToolCallDelta):
-                    result.add(event)
-                    self._emit(turn, "tool_call", text=event.name or event.arguments)
-                elif isinstance(event, Usage | Finish):
-                    result.add(event)
-                elif isinstance(event, Attempt):
-                    meta.update(model_ref=event.model_ref, provider_kind=event.provider_kind)
-                    self._emit(turn, "attempt", text=event.model_ref)
-                elif isinstance(event, Notice):
-                    meta["notices"].append(event.text)
-                    self._emit(turn, "notice", text=event.text)
-                elif isinstance(event, CallDone):
-                    last_record = event.record
+            stream = self.router.stream(decision, messages, conversation_id=turn.conversation_id)
+            async with aclosing(stream) as events:
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        result.add(event)
+                        self._emit(turn, "delta", text=event.text)
+                        now = time.perf_counter()
+                        if now - last_save >= SAVE_EVERY_S:
+                            last_save = now
+                            self.conversations.update_message(turn.assistant_message_id, content=result.text)
+                    elif isinstance(event, ToolCallDelta):
+                        result.add(event)
+                        self._emit(turn, "tool_call", text=event.name or event.arguments)
+                    elif isinstance(event, Usage | Finish):
+                        result.add(event)
+                    elif isinstance(event, Attempt):
+                        meta.update(model_ref=event.model_ref, provider_kind=event.provider_kind)
+                        self._emit(turn, "attempt", text=event.model_ref)
+                    elif isinstance(event, Notice):
+                        meta["notices"].append(event.text)
+                        self._emit(turn, "notice", text=event.text)
+                    elif isinstance(event, CallDone):
+                        last_record = event.record
         except asyncio.CancelledError:
             status, outcome, error = "partial", "cancelled", "Stopped before the answer was finished."
             raise

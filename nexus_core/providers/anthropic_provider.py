@@ -135,7 +135,7 @@ class AnthropicProvider:
                     raise ProviderError(FailureKind.SERVER, f"{self.name} ({request.model}) reported an error "
                                         f"mid-answer: {getattr(error, 'message', error)}", provider=self.name,
                                         model=request.model, hint="Regenerate to try again.")
-        except (asyncio.CancelledError, ProviderError):
+        except (asyncio.CancelledError, GeneratorExit, ProviderError):
             await _close_quietly(stream)
             raise
         except Exception as exc:

@@ -102,7 +102,7 @@ class OpenAICompatProvider:
                                                 arguments=(fn.arguments or "") if fn else "")
                     if choice.finish_reason:
                         finish = _FINISH.get(choice.finish_reason, choice.finish_reason)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):  # task cancelled, or the consumer closed us early
             await _close_quietly(stream)
             raise
         except Exception as exc:

@@ -67,7 +67,7 @@ _RULES: list[tuple[TaskType, re.Pattern[str], str]] = [
                                    r"\bwrite (?:a |some )?code\b", r"\bfix (?:this|the|my) (?:bug|error|code)\b"),
      "mentions code or a programming language"),
     (TaskType.MATH, _rx(r"\b(?:solve|integrate|derivative|differentiate|equation|integral|matrix|eigen\w*|"
-                        r"probability|theorem|lemma|prime|factori[sz]e|calculate|compute)\b",
+                        r"probability|theorem|lemma|primes?|prove|proof|factori[sz]e|calculate|compute)\b",
                         r"\d+\s*[-+*/^×÷]\s*\d+", r"\bhow much is\b"),
      "has a calculation or math words"),
     (TaskType.SUMMARIZATION, _rx(r"\bsummari[sz]\w*\b", r"\btl;?dr\b", r"\bkey points\b", r"\bin (?:a few|one|two|"

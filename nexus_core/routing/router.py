@@ -10,6 +10,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from nexus_core.providers.errors import COOLS_DOWN, FailureKind, ProviderError
@@ -117,12 +118,13 @@ class Router:
         text = ""
         try:
             async with asyncio.timeout(CLASSIFIER_TIMEOUT_S):
-                async for event in self.stream(model_ref, messages, task_type=TaskType.CLASSIFICATION.value,
-                                               tier="standard", conversation_id=conversation_id,
-                                               module_context="router.classifier", max_tokens=8, temperature=0.0,
-                                               retries=0):
-                    if isinstance(event, TextDelta):
-                        text += event.text
+                stream = self.stream(model_ref, messages, task_type=TaskType.CLASSIFICATION.value, tier="standard",
+                                     conversation_id=conversation_id, module_context="router.classifier",
+                                     max_tokens=8, temperature=0.0, retries=0)
+                async with aclosing(stream) as events:
+                    async for event in events:
+                        if isinstance(event, TextDelta):
+                            text += event.text
         except (ProviderError, TimeoutError) as exc:
             log.info("classifier %s unavailable, using rules: %s", model_ref, exc)
             return None
@@ -171,14 +173,15 @@ class Router:
                 request = ChatRequest(model=model, messages=messages, tools=list(tools or []),
                                       temperature=temperature, max_tokens=max_tokens)
                 try:
-                    async for event in provider.stream(request):
-                        if isinstance(event, TextDelta | ToolCallDelta):
-                            if state.first_token_at is None:
-                                state.first_token_at = time.perf_counter()
-                            state.emitted = True
-                        state.result.add(event)
-                        yield event
-                except asyncio.CancelledError:
+                    async with aclosing(provider.stream(request)) as events:
+                        async for event in events:
+                            if isinstance(event, TextDelta | ToolCallDelta):
+                                if state.first_token_at is None:
+                                    state.first_token_at = time.perf_counter()
+                                state.emitted = True
+                            state.result.add(event)
+                            yield event
+                except (asyncio.CancelledError, GeneratorExit):
                     self._finish_record(record, state, started, ref, outcome="cancelled")
                     raise
                 except ProviderError as exc:

@@ -17,34 +17,14 @@ from cryptography.fernet import Fernet
 from keyring.backend import KeyringBackend
 from keyring.backends import fail
 from keyring.backends.chainer import ChainerBackend
-from keyring.errors import KeyringLocked, PasswordDeleteError
+from keyring.errors import KeyringLocked
 
 from nexus_core.logs import RedactingFormatter, redact, register_secret
 from nexus_core.secrets import CredentialError, CredentialStore, secret_ref
 from nexus_core.secrets.keyrings import backend_usable
+from tests.support.memory_keyring import MemoryKeyring
 
 LOW_N = 2**10  # cheap scrypt for tests; the vault records it, so readers use the stored value
-
-
-class MemoryKeyring(KeyringBackend):
-    """Stand-in for an OS keychain, which this test machine does not have."""
-
-    priority = 1
-    viable = False  # keep keyring's own backend discovery (keyring.get_keyring) from ever picking this stand-in
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.passwords.pop((service, username), None) is None:
-            raise PasswordDeleteError(username)
 
 
 class LockedKeyring(MemoryKeyring):

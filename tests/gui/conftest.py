@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,8 +22,8 @@ WindowFactory = Callable[..., MainWindow]
 def make_window(qtbot, nexus_home: Path) -> Iterator[WindowFactory]:
     opened: list[tuple[MainWindow, AppContext, Core, ExceptionRouter]] = []
 
-    def build(*, nvml: FakeNvml | None = None, data_dir: Path | None = None) -> MainWindow:
-        core = Core.open(data_dir or nexus_home, nvml=nvml)
+    def build(*, nvml: FakeNvml | None = None, data_dir: Path | None = None, keyring_backend: Any = None) -> MainWindow:
+        core = Core.open(data_dir or nexus_home, nvml=nvml, keyring_backend=keyring_backend)
         ctx = AppContext(core)
         ctx.set_theme(core.settings.theme, save=False)
         errors = ExceptionRouter(str(core.paths.log_file))

@@ -380,14 +380,14 @@ class _ScriptedServer:
 
     def _dispatch(self, handler: _Handler, method: str) -> None:
         path = handler.path.split("?", 1)[0]
-        raw = handler.read_body() if method in ("POST", "PUT") else b""
+        raw = handler.read_body()  # always consumed, so a keep-alive connection stays in step
         if path in self.chat_paths and method == "POST":
             body = self._parse(raw)
             with self._lock:
                 self.requests.append(RecordedRequest(path=path, headers={k.lower(): v for k, v in
                                                                          handler.headers.items()}, body=body))
             if not self._authorized(handler):
-                self._send_error(handler, 401, "Incorrect API key provided", None, None)
+                self._reject_unauthorized(handler)
                 return
             self._serve_chat(handler, body, self._next_reply())
             return
@@ -462,6 +462,9 @@ class _ScriptedServer:
     def _authorized(self, handler: _Handler) -> bool:
         raise NotImplementedError
 
+    def _reject_unauthorized(self, handler: _Handler) -> None:
+        raise NotImplementedError
+
     def _send_error(self, handler: _Handler, status: int, message: str, err_type: str | None,
                     retry_after: float | None) -> None:
         raise NotImplementedError
@@ -481,7 +484,7 @@ class _ScriptedServer:
     def _retry_headers(self, retry_after: float | None) -> dict[str, str]:
         headers = self._response_headers()
         if retry_after is not None:
-            headers["Retry-After"] = f"{retry_after:g}"
+            headers["Retry-After"] = str(int(retry_after)) if float(retry_after).is_integer() else str(retry_after)
         return headers
 
 
@@ -510,6 +513,9 @@ class ScriptedOpenAIServer(_ScriptedServer):
     def _authorized(self, handler: _Handler) -> bool:
         return self.api_key is None or handler.headers.get("Authorization", "") == f"Bearer {self.api_key}"
 
+    def _reject_unauthorized(self, handler: _Handler) -> None:
+        self._send_error(handler, 401, "Incorrect API key provided.", None, None)
+
     def _response_headers(self) -> dict[str, str]:
         return {"x-request-id": self._new_id("req_")}
 
@@ -523,7 +529,7 @@ class ScriptedOpenAIServer(_ScriptedServer):
     def _route(self, handler: _Handler, method: str, path: str) -> None:
         if method == "GET" and path == "/v1/models":
             if not self._authorized(handler):
-                self._send_error(handler, 401, "Incorrect API key provided", None, None)
+                self._reject_unauthorized(handler)
                 return
             data = [{"id": m, "object": "model", "created": 1_700_000_000, "owned_by": "scripted"} for m in self.models]
             handler.send_json(200, {"object": "list", "data": data}, self._response_headers())
@@ -535,7 +541,7 @@ class ScriptedOpenAIServer(_ScriptedServer):
             handler.send_json(200, {"models": models})
         elif self.ollama and method == "GET" and path == "/api/version":
             handler.send_json(200, {"version": "0.6.0"})
-        elif self.ollama and method in ("GET", "HEAD") and path == "/":
+        elif self.ollama and method == "GET" and path == "/":
             handler.send_bytes(200, b"Ollama is running", "text/plain; charset=utf-8")
         else:
             handler.send_json(404, {"error": {"message": f"Unknown request URL: {method} {path}",
@@ -636,6 +642,9 @@ class ScriptedAnthropicServer(_ScriptedServer):
         return (handler.headers.get("x-api-key", "") == self.api_key
                 or handler.headers.get("Authorization", "") == f"Bearer {self.api_key}")
 
+    def _reject_unauthorized(self, handler: _Handler) -> None:
+        self._send_error(handler, 401, "invalid x-api-key", None, None)
+
     def _response_headers(self) -> dict[str, str]:
         return {"request-id": self._new_id("req_")}
 
@@ -645,14 +654,12 @@ class ScriptedAnthropicServer(_ScriptedServer):
 
     def _send_error(self, handler: _Handler, status: int, message: str, err_type: str | None,
                     retry_after: float | None) -> None:
-        if status == 401 and message == "Incorrect API key provided":
-            message = "invalid x-api-key"
         handler.send_json(status, self._error_payload(status, message, err_type), self._retry_headers(retry_after))
 
     def _route(self, handler: _Handler, method: str, path: str) -> None:
         if method == "GET" and path == "/v1/models":
             if not self._authorized(handler):
-                self._send_error(handler, 401, "invalid x-api-key", None, None)
+                self._reject_unauthorized(handler)
                 return
             data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
                     for m in self.models]

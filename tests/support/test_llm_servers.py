@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from functools import cache
 
 import anthropic
 import httpx2
@@ -45,12 +46,27 @@ def ant() -> Iterator[ScriptedAnthropicServer]:
     assert srv.errors == []
 
 
+@cache
+def _http() -> httpx2.Client:
+    """One HTTP client shared by the SDK clients: building one per SDK client costs ~40 ms (its SSL context)."""
+    return httpx2.Client()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_shared_http_client() -> Iterator[None]:
+    yield
+    _http().close()
+    _http.cache_clear()
+
+
 def _oai(srv: ScriptedOpenAIServer, **kwargs: object) -> openai.OpenAI:
-    return openai.OpenAI(base_url=srv.base_url, api_key=kwargs.pop("api_key", KEY), max_retries=0, **kwargs)
+    return openai.OpenAI(base_url=srv.base_url, api_key=kwargs.pop("api_key", KEY), max_retries=0,
+                         http_client=_http(), **kwargs)
 
 
 def _ant(srv: ScriptedAnthropicServer, **kwargs: object) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=srv.base_url, api_key=kwargs.pop("api_key", KEY), max_retries=0, **kwargs)
+    return anthropic.Anthropic(base_url=srv.base_url, api_key=kwargs.pop("api_key", KEY), max_retries=0,
+                               http_client=_http(), **kwargs)
 
 
 def _oai_stream(client: openai.OpenAI, **kwargs: object) -> openai.Stream:
@@ -538,6 +554,25 @@ def test_anthropic_wire_format_named_events_one_per_chunk(ant: ScriptedAnthropic
                      "content_block_stop", "message_delta", "message_stop"]
     status, _, body = _raw(ant.port, "GET", "/v2/whatever")
     assert status == 404 and json.loads(body)["error"]["type"] == "not_found_error"
+
+
+def test_non_streamed_cut_and_malformed_bodies() -> None:
+    # Without streaming both SDKs read the body inside the request, so a short body becomes their APIConnectionError.
+    with ScriptedOpenAIServer() as o, ScriptedAnthropicServer() as a:
+        o.script(cut(["a", "b"], after=1), malformed(["a"], after=0))
+        a.script(cut(["a", "b"], after=1), malformed(["a"], after=0))
+        oc, ac = _oai(o), _ant(a)
+        with pytest.raises(openai.APIConnectionError) as o_info:
+            oc.chat.completions.create(model="m", messages=USER)
+        with pytest.raises(json.JSONDecodeError):
+            oc.chat.completions.create(model="m", messages=USER)
+        with pytest.raises(anthropic.APIConnectionError) as a_info:
+            ac.messages.create(model="m", max_tokens=5, messages=USER)
+        with pytest.raises(json.JSONDecodeError):
+            ac.messages.create(model="m", max_tokens=5, messages=USER)
+    assert isinstance(o_info.value.__cause__, httpx2.RemoteProtocolError)
+    assert isinstance(a_info.value.__cause__, httpx2.RemoteProtocolError)
+    assert o.errors == [] and a.errors == []
 
 
 # ------------------------------------------------------------------------------------------------------------------

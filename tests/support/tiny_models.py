@@ -23,6 +23,8 @@ same so than too very just now here there today tomorrow yesterday time day week
 user assistant system tool call function name arguments result answer question file folder model
 weather city temperature sunny rainy cold warm Paris London Tokyo Berlin number count list read write
 quick brown fox jumps lazy dog cat mouse story tell me about world people water food book work home
+"name": "arguments": "type": "object" "function" "description": "parameters": "properties": "string" "city"
+{"type": {"name": {"city": }} "},
 """
 _PUNCTUATION = ". , ! ? : ; ' \" ( ) [ ] { } - _ / \\ = + * < > | @ # $ % & ~ ` ^"
 _EXTRA_TEXT = "0 1 2 3 4 5 6 7 8 9 10 42 100 2024 café naïve über 日本語 中文 😀 👍 → ✓"
@@ -30,11 +32,9 @@ _EXTRA_TEXT = "0 1 2 3 4 5 6 7 8 9 10 42 100 2024 café naïve über 日本語 �
 CHAT_TEMPLATE = """\
 {%- if tools %}<|im_start|>system
 {% if messages[0].role == 'system' %}{{ messages[0].content }}
-{% endif %}You may call these tools:
-<tools>
+{% endif %}Tools:
 {% for tool in tools %}{{ tool | tojson }}
-{% endfor %}</tools>
-To call one, answer with <tool_call>{"name": <name>, "arguments": <json object>}</tool_call><|im_end|>
+{% endfor %}Call one as <tool_call>{"name": ..., "arguments": {...}}</tool_call><|im_end|>
 {% elif messages[0].role == 'system' %}<|im_start|>system
 {{ messages[0].content }}<|im_end|>
 {% endif %}
@@ -70,7 +70,7 @@ def build_tokenizer(*, chat_template: bool = True, vocab_words: list[str] | None
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    merges = 220 + sum(len(word) for word in extra)
+    merges = 320 + sum(len(word) for word in extra)
     trainer = trainers.BpeTrainer(vocab_size=256 + len(SPECIAL_TOKENS) + merges, special_tokens=SPECIAL_TOKENS,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     bpe.train_from_iterator(_corpus(extra), trainer)
