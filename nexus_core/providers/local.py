@@ -343,10 +343,12 @@ class _TokenStreamer:
     and text that might be the start of a stop string wait for the next token.
     """
 
-    def __init__(self, tokenizer: Any, stops: Sequence[str], emit: Callable[[str], None]) -> None:
+    def __init__(self, tokenizer: Any, stops: Sequence[str], emit: Callable[[str], None], *,
+                 keep: Sequence[str] = ()) -> None:
         self._tokenizer = tokenizer
         self._stops = [s for s in stops if s]
         self._emit = emit
+        self._keep = _special_ids(tokenizer, keep)
         self._ids: list[int] = []
         self._shown = 0  # characters of the decoded text already emitted
         self._prompt_skipped = False
@@ -368,8 +370,20 @@ class _TokenStreamer:
         if not self.stopped:
             self._advance(final=True)
 
+    def _decode(self) -> str:
+        if not self._keep or not self._keep.keys() & set(self._ids):
+            return str(self._tokenizer.decode(self._ids, skip_special_tokens=True))
+        parts: list[str] = []
+        start = 0
+        for i, token in enumerate(self._ids):
+            if token in self._keep:
+                parts += [self._tokenizer.decode(self._ids[start:i], skip_special_tokens=True), self._keep[token]]
+                start = i + 1
+        parts.append(self._tokenizer.decode(self._ids[start:], skip_special_tokens=True))
+        return "".join(parts)
+
     def _advance(self, *, final: bool) -> None:
-        text = self._tokenizer.decode(self._ids, skip_special_tokens=True)
+        text = self._decode()
         safe, hit = scan_stops(text, self._stops, start=self._shown)
         if hit:
             self.stopped = True
@@ -379,6 +393,18 @@ class _TokenStreamer:
         if safe > self._shown:
             self._emit(text[self._shown:safe])
             self._shown = safe
+
+
+def _special_ids(tokenizer: Any, tokens: Sequence[str]) -> dict[int, str]:
+    """Ids of those ``tokens`` that the tokenizer marks special, which a skip-special decode would drop.
+
+    Some tool-calling models register ``<tool_call>`` as a special token; decoding must keep it or
+    their tool calls would vanish from the text before the parser sees them.
+    """
+    if not tokens:
+        return {}
+    decoder = getattr(tokenizer, "added_tokens_decoder", None) or {}
+    return {int(i): str(t.content) for i, t in decoder.items() if t.content in tokens and getattr(t, "special", False)}
 
 
 class _StopWhen:
@@ -474,7 +500,8 @@ class _InferenceThread:
         except ImportError as exc:
             raise ProviderError(FailureKind.NOT_CONFIGURED, f"Local models need PyTorch and transformers, which "
                                 f"are not installed ({exc}).", provider=p.name, model=p.model_id,
-                                hint="Install the ML extras: pip install 'nexus-studio[ml]' (or run setup.sh).") from exc
+                                hint="Install the ML extras: pip install 'nexus-studio[ml]', or run setup.sh."
+                                ) from exc
         mps = getattr(torch.backends, "mps", None)
         device = resolve_device(p.requested_device, cuda_available=torch.cuda.is_available(),
                                 mps_available=bool(mps and mps.is_available()))
@@ -484,10 +511,11 @@ class _InferenceThread:
         try:
             tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
         except Exception as exc:
-            raise self._load_error("its tokenizer could not be loaded", exc) from exc
+            raise self._load_error("tokenizer", exc) from exc
         if not getattr(tokenizer, "chat_template", None):
-            raise _folder_error(folder, f"The model folder {folder} has no chat template, so a conversation cannot "
-                                "be turned into a prompt for it (is it a base model rather than an instruct/chat one?).",
+            raise _folder_error(folder, f"The model folder {folder} has no chat template, so a conversation "
+                                "cannot be turned into a prompt for it (is it a base model rather than an "
+                                "instruct/chat one?).",
                                 "Use the model's instruct/chat version, or add a \"chat_template\" entry to "
                                 "tokenizer_config.json or a chat_template.jinja file to the folder.", provider=p.name)
         dtype_key = "dtype" if _version_at_least(transformers.__version__, 4, 56) else "torch_dtype"
@@ -508,7 +536,7 @@ class _InferenceThread:
                                 hint="Close other programs using the GPU, pick a smaller model, or set the device "
                                 "to cpu.") from exc
         except Exception as exc:
-            raise self._load_error("its weights could not be loaded", exc) from exc
+            raise self._load_error("model", exc) from exc
         model.eval()
         self.model, self.tokenizer, self.device = model, tokenizer, device
         p._device = device
@@ -519,7 +547,7 @@ class _InferenceThread:
 
     def _load_error(self, what: str, exc: BaseException) -> ProviderError:
         p = self.provider
-        return _folder_error(p.folder, f"The model in {p.folder} could not be loaded: {what} ({_reason(exc)}).",
+        return _folder_error(p.folder, f"Could not load the {what} in the model folder {p.folder} ({_reason(exc)}).",
                              "The folder may be incomplete or damaged (an interrupted download?), or hold a model "
                              "this transformers version cannot run. " + _DOWNLOAD_HINT, provider=p.name)
 
@@ -601,7 +629,8 @@ class _InferenceThread:
                 if hasattr(config, knob):
                     setattr(config, knob, None)
 
-        streamer = _TokenStreamer(tokenizer, request.stop, sink.text)
+        streamer = _TokenStreamer(tokenizer, request.stop, sink.text,
+                                  keep=(TOOL_CALL_OPEN, TOOL_CALL_CLOSE) if request.tools else ())
         stop = _StopWhen(sink.cancel.is_set, self.closing.is_set, lambda: streamer.stopped)
         with torch.inference_mode():
             output = model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config,

@@ -65,7 +65,7 @@ class ProviderPool:
             self._configs = configs
             self._retire(old_name)
             self._retire(config.name)
-            if replaces and replaces != config.name and self._credentials is not None:
+            if replaces and replaces != config.name and self._credentials_open():
                 secret = self._credentials.get(_key_name(replaces))
                 if secret:
                     self._credentials.set(_key_name(config.name), secret)
@@ -80,10 +80,16 @@ class ProviderPool:
             save_configs(self._store, configs)
             self._configs = configs
             self._retire(name)
-            if self._credentials is not None:
+            if self._credentials_open():
                 self._credentials.delete(_key_name(name))
+            elif self._credentials is not None:
+                log.warning("credential store locked: the stored key of removed provider %s stays until unlocked",
+                            name)
         self.changed.emit(None)
         return True
+
+    def _credentials_open(self) -> bool:
+        return self._credentials is not None and not getattr(self._credentials, "locked", False)
 
     def remember_models(self, name: str, models: list[str]) -> None:
         with self._lock:

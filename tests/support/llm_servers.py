@@ -11,9 +11,11 @@ the real `openai` and `anthropic` SDKs accept them. Each runs in a daemon thread
         assert srv.requests[0].body["model"] == "test-model"
 
 Each request to a chat endpoint pops the next scripted `Reply` (built with `text`, `tool_calls`, `error`, `hang`,
-`cut` or `malformed`); when the queue is empty the server's `default` reply is used. Only the standard library is
-used. Non-streamed responses carry a Content-Length; streamed ones use chunked transfer encoding, one SSE event per
-HTTP chunk, flushed as it is written.
+`cut` or `malformed`); when the queue is empty the server's `default` reply is used. Besides `requests` (every chat
+request, in order, including ones rejected for a wrong key, which use no scripted reply), a server has `pending` (the
+scripted replies not used yet) and `errors` (unexpected exceptions raised in its handlers; client hang-ups are not
+errors). Only the standard library is used. Non-streamed responses carry a Content-Length; streamed ones use
+chunked transfer encoding, one SSE event per HTTP chunk, flushed as it is written.
 """
 
 from __future__ import annotations

@@ -278,7 +278,7 @@ def test_openai_hang_times_out(oai: ScriptedOpenAIServer) -> None:
     oai.script(hang(10))
     started = time.monotonic()
     with pytest.raises(openai.APITimeoutError):
-        _oai_stream(_oai(oai, timeout=0.4))
+        _oai_stream(_oai(oai, timeout=0.25))
     assert time.monotonic() - started < 3
 
 
@@ -500,7 +500,7 @@ def test_anthropic_hang_times_out(ant: ScriptedAnthropicServer) -> None:
     ant.script(hang(10))
     started = time.monotonic()
     with pytest.raises(anthropic.APITimeoutError):
-        _ant(ant, timeout=0.4).messages.create(model="claude-x", max_tokens=10, messages=USER, stream=True)
+        _ant(ant, timeout=0.25).messages.create(model="claude-x", max_tokens=10, messages=USER, stream=True)
     assert time.monotonic() - started < 3
 
 

@@ -61,8 +61,12 @@ def _corpus(vocab_words: list[str]) -> list[str]:
     return lines
 
 
-def build_tokenizer(*, chat_template: bool = True, vocab_words: list[str] | None = None) -> Any:
-    """A ``PreTrainedTokenizerFast`` over a freshly trained byte-level BPE with ChatML special tokens."""
+def build_tokenizer(*, chat_template: bool = True, vocab_words: list[str] | None = None,
+                    special_tool_tokens: bool = False) -> Any:
+    """A ``PreTrainedTokenizerFast`` over a freshly trained byte-level BPE with ChatML special tokens.
+
+    ``special_tool_tokens`` registers ``<tool_call>`` as a special token, as some tool-calling models do.
+    """
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -74,7 +78,7 @@ def build_tokenizer(*, chat_template: bool = True, vocab_words: list[str] | None
     trainer = trainers.BpeTrainer(vocab_size=256 + len(SPECIAL_TOKENS) + merges, special_tokens=SPECIAL_TOKENS,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     bpe.train_from_iterator(_corpus(extra), trainer)
-    bpe.add_tokens([AddedToken(token, special=False, normalized=False) for token in TOOL_TOKENS])
+    bpe.add_tokens([AddedToken(token, special=special_tool_tokens, normalized=False) for token in TOOL_TOKENS])
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
                                         pad_token="<pad>")
     if chat_template:

@@ -186,6 +186,23 @@ def test_the_streamer_holds_back_half_characters_and_emits_exactly_the_decode(ti
     assert len(ids) > len(pieces) > 1  # some tokens were only halves of a character
 
 
+@pytest.mark.parametrize("special", [False, True])
+def test_the_streamer_keeps_tool_call_markers_even_when_they_are_special_tokens(special: bool) -> None:
+    from tests.support.tiny_models import build_tokenizer
+
+    tokenizer: Any = build_tokenizer(special_tool_tokens=special)
+    text = 'ok <tool_call>{"name": "f", "arguments": {}}</tool_call>'
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    assert (tokenizer.decode(ids, skip_special_tokens=True) == text) is not special  # what a plain decode does
+    pieces: list[str] = []
+    streamer = _TokenStreamer(tokenizer, [], pieces.append, keep=("<tool_call>", "</tool_call>"))
+    streamer.put([0])
+    for token in ids:
+        streamer.put([token])
+    streamer.end()
+    assert "".join(pieces) == text
+
+
 def test_scan_stops_holds_back_a_possible_start_of_a_stop_string() -> None:
     assert scan_stops("hello wor", ["world"]) == (6, False)
     assert scan_stops("hello world!", ["world"]) == (6, True)
@@ -446,7 +463,8 @@ def test_corrupt_weights_are_a_model_folder_error_naming_the_folder(tmp_path: Pa
         asyncio.run(provider.aclose())
     assert caught.value.kind is FailureKind.MODEL_FOLDER
     assert "broken-model" in caught.value.what
-    assert "could not be loaded" in caught.value.what
+    assert "Could not load the model" in caught.value.what
+    assert "SafetensorError" in caught.value.what
     assert caught.value.hint
 
 
