@@ -20,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -419,7 +420,7 @@ class _StopWhen:
         done = any(flag() for flag in self._flags)
         return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> _StopWhen:  # holds threading.Events: share, never copy
+    def __deepcopy__(self, memo: dict[int, Any]) -> _StopWhen:  # its flags read live thread state: share it
         return self
 
 
@@ -720,7 +721,8 @@ class LocalTransformersProvider:
         sink = _Sink(asyncio.get_running_loop(), inbox, cancel)
         worker = self._thread()
         worker.submit(lambda: worker.generate(request, sink))
-        parser = ToolCallParser() if request.tools else None
+        # ids unique per answer: a history holding two different "call_0"s confuses some templates and APIs
+        parser = ToolCallParser(id_prefix=f"call_{uuid.uuid4().hex[:8]}_") if request.tools else None
         try:
             while True:
                 kind, payload = await inbox.get()
