@@ -86,7 +86,8 @@ class AnthropicProvider:
             params["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.parameters}
                                for t in request.tools]
         if request.temperature is not None:
-            params["temperature"] = request.temperature
+            # This SDK no longer has a ``temperature`` argument; the API still reads it from the body.
+            params["extra_body"] = {"temperature": request.temperature}
         if request.stop:
             params["stop_sequences"] = request.stop
         started = False

@@ -31,7 +31,7 @@ class ProviderConfig(BaseModel):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, value: str) -> str:
-        if not _NAME.match(value):
+        if not _NAME.fullmatch(value):
             raise ValueError("use 1–64 letters, digits, '.', '_' or '-' (no spaces or '/'), starting with a "
                              "letter or digit")
         return value
@@ -63,8 +63,10 @@ def load_configs(store: Store) -> tuple[list[ProviderConfig], list[str]]:
         items = json.loads(raw)
     except json.JSONDecodeError as exc:
         return [], [f"The saved provider list in the store is unreadable ({exc.msg}); providers were reset."]
+    if not isinstance(items, list):
+        return [], ["The saved provider list in the store is not a list; providers were reset."]
     configs, problems = [], []
-    for index, item in enumerate(items if isinstance(items, list) else []):
+    for index, item in enumerate(items):
         try:
             configs.append(ProviderConfig.model_validate(item))
         except ValidationError as exc:

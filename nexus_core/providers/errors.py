@@ -21,6 +21,7 @@ class FailureKind(StrEnum):
     MODEL_FOLDER = "model_folder"  # a local model folder is empty, partial or unreadable
     NOT_CONFIGURED = "not_configured"  # no provider / model / key set up for this request
     CANCELLED = "cancelled"
+    INTERNAL = "internal"  # a bug on our side (or an SDK mismatch); never retried
 
 
 RETRYABLE = frozenset({FailureKind.RATE_LIMIT, FailureKind.SERVER, FailureKind.TIMEOUT, FailureKind.CONNECTION})

@@ -22,11 +22,14 @@ def parse_retry_after(headers: Any) -> float | None:
         return None
     try:
         millis = headers.get("retry-after-ms")
-        if millis is not None:
-            return _clamp(float(millis) / 1000.0)
         value = headers.get("retry-after")
-    except (AttributeError, TypeError, ValueError):
+    except (AttributeError, TypeError):
         return None
+    if millis is not None:
+        try:
+            return _clamp(float(millis) / 1000.0)
+        except ValueError:
+            pass  # fall back to Retry-After
     if value is None:
         return None
     try:
@@ -98,6 +101,9 @@ def translate(exc: BaseException, *, provider: str, model: str, key_hint: str, b
         return exc
     name = type(exc).__name__
     status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and status < 400:
+        # An error event inside a 200 stream (Anthropic "overloaded_error", OpenRouter/vLLM error chunks).
+        return _in_stream_error(exc, provider=provider, model=model, started_answer=started_answer)
     if isinstance(status, int):
         response = getattr(exc, "response", None)
         return from_status(status, _server_message(exc), provider=provider, model=model, key_hint=key_hint,
@@ -117,14 +123,33 @@ def translate(exc: BaseException, *, provider: str, model: str, key_hint: str, b
         return ProviderError(FailureKind.STREAM_CUT, f"The connection to {where} ended in the middle of the answer "
                              f"({_short(exc)}).", provider=provider, model=model,
                              hint="The partial answer is kept. Regenerate to try again.")
-    if "Connection" in name or isinstance(exc, OSError):
+    if "Connection" in name or "Protocol" in name or isinstance(exc, OSError):
         return ProviderError(FailureKind.CONNECTION, f"Could not connect to {where} at {base_url} ({_short(exc)}).",
                              provider=provider, model=model,
                              hint="Is the server running and the base URL right? Local servers: start Ollama, "
                                   "LM Studio, llama.cpp or vLLM, then Providers → Detect.")
-    return ProviderError(FailureKind.STREAM_CUT if started_answer else FailureKind.CONNECTION,
-                         f"{where} failed: {_short(exc)}", provider=provider, model=model,
-                         hint="See the log for details.")
+    return ProviderError(FailureKind.INTERNAL, f"Talking to {where} failed unexpectedly: {type(exc).__name__}: "
+                         f"{_short(exc)}", provider=provider, model=model,
+                         hint="This looks like a bug in Nexus Studio or an incompatible SDK version; the log file "
+                              "has the details.")
+
+
+_STREAM_ERROR_KINDS = {"rate_limit_error": FailureKind.RATE_LIMIT, "overloaded_error": FailureKind.SERVER,
+                       "api_error": FailureKind.SERVER, "server_error": FailureKind.SERVER,
+                       "authentication_error": FailureKind.AUTH, "permission_error": FailureKind.PERMISSION,
+                       "not_found_error": FailureKind.NOT_FOUND, "invalid_request_error": FailureKind.BAD_REQUEST}
+
+
+def _in_stream_error(exc: BaseException, *, provider: str, model: str, started_answer: bool) -> ProviderError:
+    body = getattr(exc, "body", None)
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    err_type = inner.get("type") if isinstance(inner, dict) else None
+    kind = _STREAM_ERROR_KINDS.get(str(err_type), FailureKind.SERVER)
+    where = f"{provider} ({model})" if model else provider
+    stage = "in the middle of the answer" if started_answer else "before answering"
+    return ProviderError(kind, f"{where} reported an error {stage}: {_server_message(exc)}", provider=provider,
+                         model=model, hint="The partial answer is kept. Regenerate to try again." if started_answer
+                         else "Retry later, or assign a fallback model.")
 
 
 def _short(exc: BaseException) -> str:

@@ -54,6 +54,10 @@ class ProviderPool:
     def save(self, config: ProviderConfig, *, replaces: str | None = None) -> None:
         """Add or update a provider (``replaces`` = its old name when renamed)."""
         config.check_complete()
+        renaming = bool(replaces and replaces != config.name)
+        if renaming and self._credentials is not None and getattr(self._credentials, "locked", False):
+            raise NexusError(f"Provider {replaces!r} cannot be renamed while the credential store is locked: its "
+                             "API key could not move with it.", hint="Unlock the credential store first.")
         with self._lock:
             old_name = replaces or config.name
             if config.name != old_name and any(c.name == config.name for c in self._configs):

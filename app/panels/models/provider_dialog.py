@@ -4,6 +4,7 @@ next to the field they name, and the dialog stays open with everything typed kep
 
 from __future__ import annotations
 
+from pydantic import ValidationError
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -19,7 +20,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from pydantic import ValidationError
 
 from app.dialogs.passphrase import PassphraseDialog
 from nexus_core.core import Core
@@ -72,8 +72,8 @@ class ProviderDialog(QDialog):
         folder_layout.addWidget(self.browse_button)
         self.key_env_edit = QLineEdit()
         self.timeout_spin = QDoubleSpinBox()
-        self.timeout_spin.setRange(1, 3600)
-        self.timeout_spin.setDecimals(0)
+        self.timeout_spin.setRange(0.1, 3600)
+        self.timeout_spin.setDecimals(1)
         self.timeout_spin.setSuffix(" s")
         self.timeout_spin.setValue(120)
         self.enabled_check = QCheckBox("Use this provider")
@@ -152,7 +152,8 @@ class ProviderDialog(QDialog):
         self.kind_combo.setCurrentIndex(self.kind_combo.findData(new.kind))
         if not self.base_url_edit.text().strip() or (old and self.base_url_edit.text().strip() == old.base_url):
             self.base_url_edit.setText(new.base_url)
-        if not self.name_edit.text().strip() or (old and self.name_edit.text().strip() == old.id):
+        name = self.name_edit.text().strip()
+        if self.original is None and (not name or (old and name == old.id)):
             self.name_edit.setText(new.id if new.id not in ("custom", "local") else "")
         self.key_env_edit.setPlaceholderText(f"default: ${new.key_env}" if new.key_env else "optional, e.g. MY_API_KEY")
 

@@ -11,14 +11,11 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
+    QDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -27,18 +24,21 @@ from app.context import AppContext
 from app.dialogs.passphrase import PassphraseDialog
 from app.panels.models.detect_results import DetectResults
 from app.panels.models.key_dialog import ApiKeyDialog
-from app.panels.models.key_status import key_status
-from app.panels.models.provider_dialog import KIND_LABELS, ProviderDialog
+from app.panels.models.provider_dialog import ProviderDialog
+from app.panels.models.providers_table import ProvidersTable
 from app.panels.models.status_label import StatusLabel
 from app.workers import AsyncCall, run_async
 from nexus_core.errors import NexusError
 from nexus_core.providers.config import ProviderConfig
 from nexus_core.providers.detect import DetectedServer, detect_local_servers
-from nexus_core.providers.presets import LOCAL_SERVER_PRESETS, PRESETS
+from nexus_core.providers.presets import LOCAL_SERVER_PRESETS
 from nexus_core.secrets.store import MODE_PASSPHRASE, CredentialError
 
-COLUMNS = ["Name", "Type", "Address", "Key", "Models", "Enabled"]
-NAME, TYPE, ADDRESS, KEY, MODELS, ENABLED = range(len(COLUMNS))
+
+def _retire(dialog: QDialog | None) -> None:
+    """Free a finished dialog once a new one replaces it (an open one is left alone)."""
+    if dialog is not None and not dialog.isVisible():
+        dialog.deleteLater()
 
 
 def _error_text(error: BaseException) -> str:
@@ -69,13 +69,7 @@ class ProvidersTab(QWidget):
         banner_row.addWidget(self.store_banner, 1)
         banner_row.addWidget(self.unlock_button)
 
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.horizontalHeader().setSectionResizeMode(ADDRESS, QHeaderView.ResizeMode.Stretch)
+        self.table = ProvidersTable(self.pool, self.credentials)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.itemDoubleClicked.connect(lambda _item: self.edit_selected())
 
@@ -114,34 +108,11 @@ class ProvidersTab(QWidget):
     # -- view ------------------------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Redraw the table and the credential banner from the pool (keeps the selection by name)."""
-        selected = self.selected_name()
-        configs = self.pool.configs()
-        self.table.setRowCount(len(configs))
-        for row, config in enumerate(configs):
-            for column, (text, tip) in enumerate(self._cells(config)):
-                item = QTableWidgetItem(text)
-                item.setToolTip(tip)
-                if column == NAME:
-                    item.setData(Qt.ItemDataRole.UserRole, config.name)
-                self.table.setItem(row, column, item)
-        self.table.resizeColumnsToContents()
-        self.table.horizontalHeader().setSectionResizeMode(ADDRESS, QHeaderView.ResizeMode.Stretch)
-        if selected:
-            self.select(selected)
+        """Redraw the table and the credential banner from the pool (the selection is kept by name)."""
+        self.table.show_configs(self.pool.configs())
         self._update_banner()
         self._update_buttons()
         self.detected.update_buttons()
-
-    def _cells(self, config: ProviderConfig) -> list[tuple[str, str]]:
-        preset = PRESETS.get(config.preset)
-        kind = KIND_LABELS.get(config.kind, config.kind)
-        address = config.folder if config.kind == "local" else config.base_url
-        models = ", ".join(config.models[:30]) + (" …" if len(config.models) > 30 else "")
-        return [(config.name, ""), (preset.label if preset else kind, kind),
-                (address or "(default)", address), key_status(self.pool, self.credentials, config),
-                (str(len(config.models)), models or "No models listed yet: use Refresh models."),
-                ("Yes" if config.enabled else "No", "")]
 
     def _update_banner(self) -> None:
         store = self.credentials
@@ -169,33 +140,20 @@ class ProvidersTab(QWidget):
         self.refresh()
 
     def selected_name(self) -> str | None:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows:
-            return None
-        item = self.table.item(rows[0].row(), NAME)
-        return item.data(Qt.ItemDataRole.UserRole) if item else None
+        return self.table.selected_name()
 
     def select(self, name: str) -> bool:
-        for row in range(self.table.rowCount()):
-            item = self.table.item(row, NAME)
-            if item and item.data(Qt.ItemDataRole.UserRole) == name:
-                self.table.selectRow(row)
-                return True
-        return False
+        return self.table.select(name)
 
     def row_texts(self, name: str) -> dict[str, str]:
-        """The visible cells of one provider's row, by column title (what the person reads)."""
-        for row in range(self.table.rowCount()):
-            item = self.table.item(row, NAME)
-            if item and item.data(Qt.ItemDataRole.UserRole) == name:
-                return {title: self.table.item(row, column).text() for column, title in enumerate(COLUMNS)}
-        return {}
+        return self.table.row_texts(name)
 
     # -- add, edit, remove ----------------------------------------------------------------------------------
 
     def open_provider_dialog(self, name: str | None = None) -> ProviderDialog:
         dialog = ProviderDialog(self.core, self.pool.config(name) if name else None, self)
         dialog.accepted.connect(lambda: self._provider_saved(dialog))
+        _retire(self.provider_dialog)
         self.provider_dialog = dialog
         dialog.open()
         return dialog
@@ -220,6 +178,7 @@ class ProvidersTab(QWidget):
                           "use it stay as they are until you change them.",
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
         box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.finished.connect(lambda _result: self._remove_answered(box, name))
         self.remove_box = box
         box.open()
@@ -252,6 +211,7 @@ class ProvidersTab(QWidget):
     def open_passphrase_dialog(self) -> PassphraseDialog:
         dialog = PassphraseDialog(self.credentials, self.core.aio, self)
         dialog.accepted.connect(self.refresh)
+        _retire(self.passphrase_dialog)
         self.passphrase_dialog = dialog
         dialog.open()
         return dialog
@@ -270,6 +230,7 @@ class ProvidersTab(QWidget):
     def open_key_dialog(self, name: str) -> ApiKeyDialog:
         dialog = ApiKeyDialog(self.core, name, self)
         dialog.accepted.connect(lambda: self.status_label.show_info(f"API key of {name!r} updated."))
+        _retire(self.key_dialog)
         self.key_dialog = dialog
         dialog.open()
         return dialog

@@ -1,0 +1,123 @@
+"""The scrolling list of messages of one conversation; it follows a streaming answer only from the bottom."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from app.panels.chat.markdown_render import MarkdownRenderer
+from app.panels.chat.message_widget import MessageWidget
+from app.panels.chat.render_pump import RenderPump
+from nexus_core.chat.conversations import StoredMessage
+
+BOTTOM_SLACK_PX = 24  # this close to the end counts as "at the bottom"
+
+
+class MessageView(QScrollArea):
+    regenerate_requested = Signal()
+    resend_requested = Signal(str, str)  # message id, edited text
+
+    def __init__(self, renderer: MarkdownRenderer, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.renderer = renderer
+        self.pump = RenderPump(self)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._content = QWidget()
+        self._content.setObjectName("chatMessages")
+        self._layout = QVBoxLayout(self._content)
+        self._layout.setContentsMargins(16, 12, 16, 12)
+        self._layout.setSpacing(10)
+        self.empty_label = QLabel()
+        self.empty_label.setObjectName("muted")
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._layout.addWidget(self.empty_label)
+        self._layout.addStretch(1)
+        self.setWidget(self._content)
+        self._widgets: list[MessageWidget] = []
+        self._by_id: dict[str, MessageWidget] = {}  # looked up for every streamed token
+        self._stick_to_bottom = True
+        bar = self.verticalScrollBar()
+        bar.valueChanged.connect(self._on_scrolled)
+        bar.rangeChanged.connect(self._on_range_changed)
+
+    # ---- reading -----------------------------------------------------------------------------------
+
+    def message_widgets(self) -> list[MessageWidget]:
+        return list(self._widgets)
+
+    def widget_for(self, message_id: str) -> MessageWidget | None:
+        return self._by_id.get(message_id)
+
+    @property
+    def at_bottom(self) -> bool:
+        bar = self.verticalScrollBar()
+        return bar.value() >= bar.maximum() - BOTTOM_SLACK_PX
+
+    # ---- changes -----------------------------------------------------------------------------------
+
+    def set_empty_text(self, text: str) -> None:
+        self.empty_label.setText(text)
+        self.empty_label.setVisible(not self._widgets and bool(text))
+
+    def show_messages(self, messages: Iterable[StoredMessage]) -> list[MessageWidget]:
+        """Replace the view's contents; the view then sits at the bottom (the latest message)."""
+        self.clear()
+        added = [self.add_message(m) for m in messages if m.role != "system"]
+        self._stick_to_bottom = True
+        return added
+
+    def add_message(self, message: StoredMessage) -> MessageWidget:
+        widget = MessageWidget(message, self.renderer)
+        widget.pump = self.pump
+        widget.regenerate_requested.connect(self.regenerate_requested)
+        widget.resend_requested.connect(self.resend_requested)
+        self._layout.insertWidget(self._layout.count() - 1, widget)
+        self._widgets.append(widget)
+        self._by_id[widget.message_id] = widget
+        self.empty_label.hide()
+        widget.request_render(soon=True)
+        return widget
+
+    def remove_from(self, seq: int) -> None:
+        """Drop the messages at ``seq`` and after (regenerate and edit-and-resend replace them)."""
+        for widget in [w for w in self._widgets if w.seq >= seq]:
+            self._remove(widget)
+
+    def clear(self) -> None:
+        for widget in list(self._widgets):
+            self._remove(widget)
+        self.pump.clear()
+        self._stick_to_bottom = True
+
+    def _remove(self, widget: MessageWidget) -> None:
+        self._widgets.remove(widget)
+        self._by_id.pop(widget.message_id, None)
+        if widget.answer_body is not None:
+            self.pump.discard(widget.answer_body)
+        self._layout.removeWidget(widget)
+        widget.deleteLater()
+
+    def update_actions(self, *, idle: bool) -> None:
+        """Regenerate only on the last answer; no editing while an answer is being written."""
+        last_answer = next((w for w in reversed(self._widgets) if w.role == "assistant"), None)
+        for widget in self._widgets:
+            widget.set_actions(last_answer=widget is last_answer, idle=idle)
+
+    def scroll_to_bottom(self) -> None:
+        self._stick_to_bottom = True
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    # ---- following the end -------------------------------------------------------------------------
+
+    def _on_scrolled(self, _value: int) -> None:
+        self._stick_to_bottom = self.at_bottom
+
+    def _on_range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._stick_to_bottom:
+            self.verticalScrollBar().setValue(maximum)

@@ -1,0 +1,190 @@
+"""One message in the conversation view: who wrote it, its text, its actions, and for answers their facts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+
+from app.panels.chat import message_format
+from app.panels.chat.answer_body import AnswerBody
+from app.panels.chat.live_turn import LiveTurn
+from app.panels.chat.markdown_render import MarkdownRenderer
+from app.panels.chat.user_body import UserBody
+from nexus_core.chat.conversations import StoredMessage
+
+if TYPE_CHECKING:
+    from app.panels.chat.render_pump import RenderPump
+
+ROLE_NAMES = {"user": "You", "assistant": "Assistant", "tool": "Tool result", "system": "System"}
+
+
+def _muted_label(object_name: str = "muted") -> QLabel:
+    label = QLabel()
+    label.setObjectName(object_name)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.hide()
+    return label
+
+
+class MessageWidget(QFrame):
+    regenerate_requested = Signal()
+    resend_requested = Signal(str, str)  # message id, edited text
+
+    def __init__(self, message: StoredMessage, renderer: MarkdownRenderer, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.message = message
+        self.message_id = message.id
+        self.role = message.role
+        self.pump: RenderPump | None = None  # set by the view that shows it
+        self._live: LiveTurn | None = None
+        self.setObjectName("chatUser" if self.role == "user" else "chatAnswer")
+
+        self.role_label = QLabel(ROLE_NAMES.get(self.role, self.role))
+        self.role_label.setObjectName("chatRole")
+        self.edit_button = self._tool_button("Edit", "Change this message and answer it again")
+        self.copy_button = self._tool_button("Copy", "Copy the whole message (as Markdown)")
+        self.regenerate_button = self._tool_button("Regenerate", "Answer the last message again")
+        self.copy_button.clicked.connect(self.copy_message)
+        self.regenerate_button.clicked.connect(self.regenerate_requested)
+        self.edit_button.setVisible(self.role == "user")
+        self.regenerate_button.hide()
+        header = QHBoxLayout()
+        header.addWidget(self.role_label)
+        header.addStretch(1)
+        for button in (self.edit_button, self.regenerate_button, self.copy_button):
+            header.addWidget(button)
+
+        self.user_body: UserBody | None = None
+        self.answer_body: AnswerBody | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.setSpacing(4)
+        layout.addLayout(header)
+        if self.role == "assistant":
+            self.answer_body = AnswerBody(renderer, self._render_source)
+            layout.addWidget(self.answer_body)
+        else:
+            self.user_body = UserBody(message.content)
+            self.user_body.resend_requested.connect(lambda text: self.resend_requested.emit(self.message_id, text))
+            self.edit_button.clicked.connect(self.user_body.start_edit)
+            layout.addWidget(self.user_body)
+        self.tools_label = _muted_label()
+        self.status_label = _muted_label("chatIncomplete")
+        self.error_label = _muted_label("chatError")
+        self.notices_label = _muted_label()
+        self.footer_label = _muted_label("chatFooter")
+        for label in (self.tools_label, self.status_label, self.error_label, self.notices_label, self.footer_label):
+            layout.addWidget(label)
+        self._show_facts()
+
+    def _tool_button(self, text: str, tip: str) -> QToolButton:
+        button = QToolButton()
+        button.setText(text)
+        button.setToolTip(tip)
+        button.setAutoRaise(True)
+        return button
+
+    # ---- reading (what the tests and the copy actions use) -----------------------------------------
+
+    @property
+    def seq(self) -> int:
+        return self.message.seq
+
+    @property
+    def is_live(self) -> bool:
+        return self._live is not None
+
+    @property
+    def status(self) -> str:
+        return "streaming" if self._live is not None else self.message.status
+
+    def plain_text(self) -> str:
+        """The message as written (Markdown source for answers), including what has streamed so far."""
+        return self._live.text if self._live is not None else self.message.content
+
+    def rendered_text(self) -> str:
+        if self.answer_body is not None:
+            return self.answer_body.rendered_text()
+        return self.message.content
+
+    def code_blocks(self) -> list[str]:
+        return self.answer_body.code_blocks() if self.answer_body is not None else []
+
+    def copy_code(self, index: int) -> None:
+        if self.answer_body is not None:
+            self.answer_body.copy_code(index)
+
+    def copy_message(self) -> None:
+        QGuiApplication.clipboard().setText(self.plain_text())
+
+    def footer_text(self) -> str:
+        return self.footer_label.text()
+
+    def status_text(self) -> str:
+        return self.status_label.text() if not self.status_label.isHidden() else ""
+
+    def error_text(self) -> str:
+        return self.error_label.text() if not self.error_label.isHidden() else ""
+
+    def notices_text(self) -> str:
+        return self.notices_label.text() if not self.notices_label.isHidden() else ""
+
+    # ---- changes -----------------------------------------------------------------------------------
+
+    def bind_live(self, live: LiveTurn) -> None:
+        """Show the streaming answer from the live buffer (the store lags behind it)."""
+        self._live = live
+        self.live_changed()
+
+    def live_changed(self) -> None:
+        self._show_facts()
+        self.request_render()
+
+    def finish(self, message: StoredMessage) -> None:
+        """The answer ended: show what the store kept, with its facts and status."""
+        self.message = message
+        self._live = None
+        self._show_facts()
+        self.request_render(soon=True)
+
+    def request_render(self, *, soon: bool = False) -> None:
+        if self.pump is not None and self.answer_body is not None:
+            self.pump.request(self.answer_body, soon=soon)
+
+    def set_actions(self, *, last_answer: bool, idle: bool) -> None:
+        self.regenerate_button.setVisible(self.role == "assistant" and last_answer and idle)
+        self.edit_button.setEnabled(idle)
+        if self.user_body is not None:
+            self.user_body.resend_button.setEnabled(idle)
+
+    def _render_source(self) -> tuple[str, bool]:
+        final = self._live is None and self.message.status != "streaming"
+        return self.plain_text(), final
+
+    def _show_facts(self) -> None:
+        message, live = self.message, self._live
+        if self.role != "assistant":
+            return
+        calls = [f"Called tool {call.name}" for call in message.tool_calls] if live is None else []
+        _set(self.tools_label, "\n".join(calls))
+        notices = live.notices if live is not None else message.meta.get("notices") or []
+        _set(self.notices_label, "\n".join(str(n) for n in notices))
+        if live is not None:
+            _set(self.footer_label, message_format.live_footer(live))
+        elif message.status == "streaming":
+            _set(self.footer_label, "Being written…")
+        else:
+            _set(self.footer_label, message_format.footer(message.meta))
+        status = "" if live is not None else message.status
+        _set(self.status_label, message_format.incomplete(message.error) if status == "partial" else "")
+        _set(self.error_label, (message.error or "No answer.") if status == "error" else "")
+
+
+def _set(label: QLabel, text: str) -> None:
+    label.setText(text)
+    label.setVisible(bool(text))

@@ -1,0 +1,340 @@
+"""The Chat pane: a thin view over ``core.chat`` (turns, routing, storage all happen in the core).
+
+Every answer streams on the core's async loop; ``TurnEvent``s arrive here on the GUI thread and only
+fill the live buffer of their conversation. Drawing is coalesced by the view's render pump, so a fast
+model costs a few renders a second, not one per token. Switching conversations while one answers is
+safe: the store plus the live buffer rebuild the view.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import traceback
+from collections.abc import Callable
+from typing import TypeVar
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
+
+from app.context import AppContext
+from app.errors import ErrorDialog
+from app.panels.chat.composer import Composer
+from app.panels.chat.conversation_list import ConversationList
+from app.panels.chat.live_turn import LiveTurn
+from app.panels.chat.markdown_render import MarkdownRenderer
+from app.panels.chat.message_view import MessageView
+from app.panels.chat.message_widget import MessageWidget
+from app.panels.chat.model_picker import ModelPicker, model_refs
+from app.panels.chat.notice_bar import NoticeBar
+from app.panels.chat.style import stylesheet
+from app.panels.registry import Panel
+from nexus_core.chat.conversations import ConversationChange
+from nexus_core.chat.service import TurnEvent
+from nexus_core.errors import NexusError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+LIST_REFRESH_MS = 50  # several store changes per send become one list reload
+
+NO_PROVIDER_TEXT = ("No model provider is set up yet. Add a provider and assign its models to the tiers, "
+                    "then type a message below.")
+START_TEXT = ("Type a message below to start. “Auto (router)” lets the router pick a model for each message; "
+              "choose a model above to use one model for this whole conversation.")
+
+
+class ChatPanel(Panel):
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__(ctx)
+        self.chat = ctx.core.chat
+        self.conversations = self.chat.conversations
+        self._current: str | None = None
+        self._live: dict[str, LiveTurn] = {}  # conversation id → its answer being written
+        self._dialogs: list[ErrorDialog] = []
+
+        self.conversation_list = ConversationList(ctx)
+        self.search_box = self.conversation_list.search_box
+        self.title_label = QLabel("New chat")
+        self.title_label.setObjectName("chatTitle")
+        self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.model_combo = ModelPicker()
+        header = QHBoxLayout()
+        header.setContentsMargins(16, 12, 16, 4)
+        header.addWidget(self.title_label, 1)
+        header.addWidget(QLabel("Model"))
+        header.addWidget(self.model_combo)
+        self.view = MessageView(MarkdownRenderer(ctx.effective_theme))
+        self.notice_bar = NoticeBar()
+        self.composer_box = Composer()
+        self.composer = self.composer_box.edit
+        self.send_button = self.composer_box.send_button
+
+        conversation = QWidget()
+        right = QVBoxLayout(conversation)
+        right.setContentsMargins(0, 0, 0, 0)
+        right.setSpacing(4)
+        right.addLayout(header)
+        right.addWidget(self.view, 1)
+        right.addWidget(self.notice_bar)
+        right.addWidget(self.composer_box)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.conversation_list)
+        self.splitter.addWidget(conversation)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([260, 900])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+
+        self._list_timer = QTimer(self)
+        self._list_timer.setSingleShot(True)
+        self._list_timer.setInterval(LIST_REFRESH_MS)
+        self._list_timer.timeout.connect(self.conversation_list.refresh)
+        self._turn_handlers: dict[str, Callable[[TurnEvent], None]] = {
+            "started": self._turn_started, "routed": self._turn_routed, "attempt": self._turn_attempt,
+            "notice": self._turn_notice, "delta": self._turn_delta, "finished": self._turn_finished}
+
+        self.conversation_list.selected.connect(self.show_conversation)
+        self.conversation_list.new_requested.connect(self.new_chat)
+        self.conversation_list.problem.connect(self.notice_bar.show_problem)
+        self.conversation_list.info.connect(self.notice_bar.show_info)
+        self.model_combo.chosen.connect(self._set_model)
+        self.view.regenerate_requested.connect(self.regenerate)
+        self.view.resend_requested.connect(self.edit_and_resend)
+        self.composer_box.send_requested.connect(self.send)
+        self.composer_box.stop_requested.connect(self.stop)
+        ctx.chat_events.fired.connect(self._on_turn_event)
+        ctx.conversations_changed.fired.connect(self._on_conversations_changed)
+        ctx.providers_changed.fired.connect(self._refresh_models)
+        ctx.theme_changed.connect(self._apply_theme)
+
+        self.setStyleSheet(stylesheet(ctx.effective_theme))
+        self._refresh_models()
+        self.conversation_list.refresh()
+        self.new_chat()
+
+    # ---- reading -----------------------------------------------------------------------------------
+
+    @property
+    def current_conversation_id(self) -> str | None:
+        return self._current
+
+    def message_widgets(self) -> list[MessageWidget]:
+        return self.view.message_widgets()
+
+    def is_answering(self) -> bool:
+        """Whether the shown conversation has an answer being written."""
+        cid = self._current
+        return cid is not None and (cid in self._live or self.chat.active_turn(cid) is not None)
+
+    # ---- panel life --------------------------------------------------------------------------------
+
+    def panel_shown(self) -> None:
+        self.view.pump.resume()
+        self.composer.setFocus()
+
+    def panel_hidden(self) -> None:
+        self.view.pump.pause()
+
+    def shutdown(self) -> None:
+        self.view.pump.clear()
+        self._list_timer.stop()
+
+    # ---- showing a conversation ----------------------------------------------------------------------
+
+    def new_chat(self) -> None:
+        """An empty view; the conversation is created (with the chosen model) when the first message is sent."""
+        self._current = None
+        self.title_label.setText("New chat")
+        self.model_combo.show_ref(None)
+        self.view.clear()
+        self.view.set_empty_text(START_TEXT if self.ctx.core.providers.configs() else NO_PROVIDER_TEXT)
+        self.conversation_list.select(None)
+        self._update_busy()
+        self.composer.setFocus()
+
+    def show_conversation(self, conversation_id: str | None, *, reload: bool = False) -> None:
+        if conversation_id is None:
+            self.new_chat()
+            return
+        if conversation_id == self._current and not reload:
+            return
+        conv = self._command(lambda: self.conversations.get(conversation_id))
+        if conv is None:
+            self.new_chat()
+            return
+        self._current = conversation_id
+        self.title_label.setText(conv.title)
+        self.model_combo.show_ref(conv.model_override)
+        self.view.show_messages(self.conversations.messages(conversation_id))
+        self.view.set_empty_text("No messages yet.")
+        live = self._live.get(conversation_id)
+        widget = self.view.widget_for(live.message_id) if live is not None else None
+        if live is not None and widget is not None:
+            widget.bind_live(live)
+        self.conversation_list.select(conversation_id)
+        self._update_busy()
+
+    def _update_busy(self) -> None:
+        live = self._live.get(self._current) if self._current else None
+        busy = self.is_answering()
+        self.composer_box.set_busy(busy, stopping=live is not None and live.stopping)
+        self.view.update_actions(idle=not busy)
+
+    # ---- commands ----------------------------------------------------------------------------------
+
+    def send(self, text: str) -> None:
+        cid = self._current
+        override = None if cid is not None else self.model_combo.current_ref()
+        turn = self._command(lambda: self.chat.send(cid, text, model_override=override))
+        if turn is None:
+            return
+        self.composer_box.clear()
+        self.notice_bar.dismiss()
+        if cid is None:
+            self.conversation_list.refresh()
+            self.show_conversation(turn.conversation_id)
+
+    def stop(self) -> None:
+        cid = self._current
+        if cid is None:
+            return
+        live = self._live.get(cid)
+        if live is not None:
+            live.stopping = True
+            self._live_changed(live)
+        self.chat.stop(cid)
+        self._update_busy()
+
+    def regenerate(self) -> None:
+        cid = self._current
+        if cid is not None:
+            self._command(lambda: self.chat.regenerate(cid))
+
+    def edit_and_resend(self, message_id: str, text: str) -> None:
+        self._command(lambda: self.chat.edit_and_resend(message_id, text))
+
+    def _set_model(self, model_ref: str | None) -> None:
+        cid = self._current
+        if cid is not None:  # a new chat keeps the choice until its first message creates it
+            self._command(lambda: self.conversations.set_model_override(cid, model_ref))
+
+    def _command(self, action: Callable[[], T]) -> T | None:
+        """Run a core command; its refusal is shown in the pane, an unexpected failure in the error dialog."""
+        try:
+            return action()
+        except NexusError as exc:
+            self.notice_bar.show_problem(exc.user_message())
+        except Exception as exc:
+            log.exception("chat command failed")
+            dialog = ErrorDialog("The chat command failed", f"{type(exc).__name__}: {exc}",
+                                 "".join(traceback.format_exception(exc)), parent=self)
+            dialog.setModal(False)
+            dialog.finished.connect(lambda _result=0, d=dialog: self._dialogs.remove(d))
+            self._dialogs.append(dialog)
+            dialog.show()
+        return None
+
+    # ---- core events -------------------------------------------------------------------------------
+
+    def _on_turn_event(self, event: TurnEvent) -> None:
+        handler = self._turn_handlers.get(event.kind)
+        if handler is not None:
+            handler(event)
+
+    def _turn_started(self, event: TurnEvent) -> None:
+        if event.message is None:
+            return
+        live = LiveTurn(event.turn_id, event.conversation_id, event.message.id)
+        self._live[event.conversation_id] = live
+        if event.conversation_id != self._current:
+            return
+        if event.user_message is not None:
+            self.view.remove_from(event.user_message.seq)  # regenerate / edit replace from here on
+            self.view.add_message(event.user_message)
+        self.view.add_message(event.message).bind_live(live)
+        self.view.set_empty_text("")
+        self.view.scroll_to_bottom()
+        self._update_busy()
+
+    def _turn_routed(self, event: TurnEvent) -> None:
+        live = self._live_for(event)
+        if live is not None and event.decision is not None:
+            live.route(event.decision)
+            self._live_changed(live)
+
+    def _turn_attempt(self, event: TurnEvent) -> None:
+        live = self._live_for(event)
+        if live is not None:
+            live.model_ref = event.text
+            self._live_changed(live)
+
+    def _turn_notice(self, event: TurnEvent) -> None:
+        live = self._live_for(event)
+        if live is not None:
+            live.notices.append(event.text)
+            self._live_changed(live)
+
+    def _turn_delta(self, event: TurnEvent) -> None:
+        live = self._live_for(event)
+        if live is None:
+            return
+        live.append(event.text)
+        if event.conversation_id == self._current:
+            widget = self.view.widget_for(live.message_id)
+            if widget is not None:
+                widget.request_render()
+
+    def _turn_finished(self, event: TurnEvent) -> None:
+        live = self._live_for(event)
+        if live is not None:
+            del self._live[event.conversation_id]
+        if event.conversation_id != self._current:
+            return
+        message_id = event.message.id if event.message is not None else live.message_id if live else None
+        widget = self.view.widget_for(message_id) if message_id else None
+        if widget is not None:
+            if event.message is not None:
+                widget.finish(event.message)
+            else:  # the store could not keep it (e.g. the conversation was deleted): show what arrived
+                text = live.text if live is not None else widget.plain_text()
+                widget.finish(dataclasses.replace(widget.message, content=text, error=event.error,
+                                                  status="partial" if text else "error"))
+        self._update_busy()
+
+    def _live_for(self, event: TurnEvent) -> LiveTurn | None:
+        live = self._live.get(event.conversation_id)
+        return live if live is not None and live.turn_id == event.turn_id else None
+
+    def _live_changed(self, live: LiveTurn) -> None:
+        if live.conversation_id == self._current:
+            widget = self.view.widget_for(live.message_id)
+            if widget is not None:
+                widget.live_changed()
+
+    def _on_conversations_changed(self, change: ConversationChange) -> None:
+        self._list_timer.start()
+        if change.conversation_id != self._current:
+            return
+        if change.kind == "deleted":
+            self.new_chat()
+            return
+        try:
+            conv = self.conversations.get(change.conversation_id)
+        except NexusError:
+            return
+        self.title_label.setText(conv.title)
+        if change.kind == "updated" and conv.model_override != self.model_combo.current_ref():
+            self.model_combo.show_ref(conv.model_override)
+
+    def _refresh_models(self, _change: object = None) -> None:
+        self.model_combo.set_models(model_refs(self.ctx.core.providers.configs()), self.model_combo.current_ref())
+        if self._current is None and not self.view.message_widgets():
+            self.view.set_empty_text(START_TEXT if self.ctx.core.providers.configs() else NO_PROVIDER_TEXT)
+
+    def _apply_theme(self, theme: str) -> None:
+        self.setStyleSheet(stylesheet(theme))
+        self.view.renderer = MarkdownRenderer(theme)
+        if self._current is not None:
+            self.show_conversation(self._current, reload=True)
