@@ -2,6 +2,6 @@
 
 from app.panels.registry import register_panel
 
-register_panel("models", title="Models", icon="monitor", order=20,
+register_panel("models", title="Models", icon="models", order=20,
                factory="app.panels.models.panel:ModelsPanel",
                description="Providers, API keys, local server detection, and which model serves each task and tier.")
