@@ -8,9 +8,9 @@ from typing import Any
 
 from nexus_core.providers.base import ModelInfo
 from nexus_core.providers.errors import FailureKind, ProviderError
-from nexus_core.providers.http_errors import translate
+from nexus_core.providers.http_errors import final_event, translate
 from nexus_core.providers.openai_compat import _close_quietly
-from nexus_core.providers.types import ChatMessage, ChatRequest, Finish, StreamEvent, TextDelta, ToolCallDelta, Usage
+from nexus_core.providers.types import ChatMessage, ChatRequest, StreamEvent, TextDelta, ToolCallDelta, Usage
 
 DEFAULT_MAX_TOKENS = 4096  # the Messages API requires a limit
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
@@ -142,13 +142,7 @@ class AnthropicProvider:
         except Exception as exc:
             await _close_quietly(stream)
             raise self._error(exc, request.model, started) from exc
-        if finish is None:
-            if started:
-                raise ProviderError(FailureKind.STREAM_CUT, f"{self.name} ({request.model}) ended the stream "
-                                    "without finishing the answer.", provider=self.name, model=request.model,
-                                    hint="The partial answer is kept. Regenerate to try again.")
-            finish = "stop"
-        yield Finish(finish, response_model)
+        yield final_event(finish, response_model, started=started, provider=self.name, model=request.model)
 
     async def list_models(self) -> list[ModelInfo]:
         try:

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from nexus_core.providers.errors import FailureKind, ProviderError
+from nexus_core.providers.types import Finish
 
 MAX_RETRY_AFTER_S = 3600.0
 
@@ -158,3 +159,15 @@ def _short(exc: BaseException) -> str:
     if cause is not None and str(cause) and str(cause) not in text:
         text = f"{text}: {cause}"
     return text[:300]
+
+
+def final_event(finish: str | None, response_model: str | None, *, started: bool, provider: str,
+                model: str) -> Finish:
+    """The closing ``Finish``; a stream that ended without a finish reason after some text was cut short."""
+    if finish is None:
+        if started:
+            raise ProviderError(FailureKind.STREAM_CUT, f"{provider} ({model}) ended the stream without finishing "
+                                "the answer.", provider=provider, model=model,
+                                hint="The partial answer is kept. Regenerate to try again.")
+        finish = "stop"
+    return Finish(finish, response_model)

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from nexus_core.providers.base import ModelInfo
-from nexus_core.providers.errors import FailureKind, ProviderError
-from nexus_core.providers.http_errors import translate
-from nexus_core.providers.types import ChatMessage, ChatRequest, Finish, StreamEvent, TextDelta, ToolCallDelta, Usage
+from nexus_core.providers.errors import ProviderError
+from nexus_core.providers.http_errors import final_event, translate
+from nexus_core.providers.types import ChatMessage, ChatRequest, StreamEvent, TextDelta, ToolCallDelta, Usage
 
 NO_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
 _FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls",
@@ -108,14 +108,7 @@ class OpenAICompatProvider:
         except Exception as exc:
             await _close_quietly(stream)
             raise self._error(exc, request.model, started) from exc
-        if finish is None:
-            # The server closed cleanly but never said why it stopped: treat as cut if it said anything.
-            if started:
-                raise ProviderError(FailureKind.STREAM_CUT, f"{self.name} ({request.model}) ended the stream "
-                                    "without finishing the answer.", provider=self.name, model=request.model,
-                                    hint="The partial answer is kept. Regenerate to try again.")
-            finish = "stop"
-        yield Finish(finish, response_model)
+        yield final_event(finish, response_model, started=started, provider=self.name, model=request.model)
 
     async def list_models(self) -> list[ModelInfo]:
         try:
