@@ -117,3 +117,27 @@ def test_set_key_uses_the_passphrase_from_the_environment(monkeypatch, capsys, n
     assert b"sk-or-secret-value" not in vault
     assert main(["providers", "list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.split("\n", 1)[1])[0]["key"] == "stored"
+
+
+def test_chat_with_a_local_model_folder(tmp_path: Path, capsys) -> None:
+    from tests.support.tiny_models import build_tiny_llama
+
+    folder = build_tiny_llama(tmp_path / "tiny-llama")
+    assert main(["providers", "add", "tiny", "--preset", "local", "--folder", str(folder)]) == 0
+    capsys.readouterr()
+    assert main(["chat", "hello there", "--provider", "tiny", "--model", "tiny-llama", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["status"] == "complete"
+    assert result["model"] == "tiny/tiny-llama"
+    assert result["tokens_in"] > 0 and result["tokens_out"] > 0
+
+
+def test_chat_with_an_empty_model_folder_explains(tmp_path: Path, capsys) -> None:
+    empty = tmp_path / "empty-model"
+    empty.mkdir()
+    assert main(["providers", "add", "broken", "--preset", "local", "--folder", str(empty)]) == 0
+    capsys.readouterr()
+    assert main(["chat", "hello", "--model", "broken/empty-model"]) == 1
+    err = capsys.readouterr().err
+    assert "empty-model" in err
+    assert "no answer" in err
