@@ -44,6 +44,13 @@ class ProviderConfig(BaseModel):
             raise ValueError("must start with http:// or https:// followed by a host")
         return value.rstrip("/")
 
+    def key_env_var(self) -> str:
+        """The environment variable a key is read from when none is stored (own setting, else the preset's)."""
+        from nexus_core.providers.presets import PRESETS
+
+        preset = PRESETS.get(self.preset)
+        return self.key_env or (preset.key_env if preset else "")
+
     def check_complete(self) -> None:
         """Raise NexusError when the config cannot work (called on save, so mistakes show in the dialog)."""
         if self.kind in ("openai",) and not self.base_url:

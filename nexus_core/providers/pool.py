@@ -125,7 +125,7 @@ class ProviderPool:
             return False
 
     def _api_key(self, config: ProviderConfig) -> str | None:
-        env = config.key_env or (PRESETS[config.preset].key_env if config.preset in PRESETS else "")
+        env = config.key_env_var()
         env_key = (os.environ.get(env) or None) if env else None
         preset = PRESETS.get(config.preset)
         needs_key = bool(preset and preset.needs_key) or config.kind == "anthropic"
@@ -148,7 +148,7 @@ class ProviderPool:
         return env_key
 
     def key_hint(self, config: ProviderConfig) -> str:
-        env = config.key_env or (PRESETS[config.preset].key_env if config.preset in PRESETS else "")
+        env = config.key_env_var()
         where = f" (or ${env})" if env else ""
         return f"the API key saved for provider {config.name!r}{where}"
 

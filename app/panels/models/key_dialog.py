@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.panels.models.key_status import key_env_name
 from app.workers import run_async
 from nexus_core.core import Core
 from nexus_core.errors import NexusError
@@ -38,7 +37,7 @@ class ApiKeyDialog(QDialog):
         self.setMinimumWidth(460)
         stored = core.providers.has_stored_key(name)
         config = core.providers.config(name)
-        env = key_env_name(config) if config else ""
+        env = config.key_env_var() if config else ""
         lines = [f"The API key for provider <b>{name}</b> is saved encrypted in the credential store."]
         if stored:
             lines.append("A key is stored; type a new one to replace it.")

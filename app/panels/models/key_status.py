@@ -6,21 +6,14 @@ import os
 
 from nexus_core.providers.config import ProviderConfig
 from nexus_core.providers.pool import ProviderPool
-from nexus_core.providers.presets import PRESETS
 from nexus_core.secrets.store import CredentialStore
-
-
-def key_env_name(config: ProviderConfig) -> str:
-    """The environment variable the pool falls back to (the config's own, else the preset's usual one)."""
-    preset = PRESETS.get(config.preset)
-    return config.key_env or (preset.key_env if preset else "")
 
 
 def key_status(pool: ProviderPool, credentials: CredentialStore, config: ProviderConfig) -> tuple[str, str]:
     """(cell text, tooltip): "stored", "$ENV" or "none"; "locked" when a locked vault may hold it."""
     if pool.has_stored_key(config.name):
         return "stored", "An API key is saved in the encrypted credential store."
-    env = key_env_name(config)
+    env = config.key_env_var()
     if env and os.environ.get(env):
         return f"${env}", f"No key is stored; the key is read from the environment variable {env}."
     if credentials.locked and not credentials.needs_new_passphrase:
