@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             return
         window.show_panel(first_panel)
         core.telemetry.start()
+        # Provider SDKs take ~1 s to import: do it now, off the GUI thread, not when the first message is sent.
+        threading.Thread(target=core.providers.preload_sdks, name="nexus-preload-sdks", daemon=True).start()
         if core.problems:
             errors.report("Some settings were repaired", "\n\n".join(core.problems), warning=True)
         if args.screenshot is not None:

@@ -70,9 +70,9 @@ class Core:
         calls = CallRecorder(store)
         router = Router(providers, routing, calls)
         chat = ChatService(ConversationStore(store), router, aio, system_prompt=settings.chat_system_prompt)
+        # The credential store's passphrase-mode warning is not a start-up problem: the Models panel shows it
+        # where keys are entered, and the passphrase dialog repeats it.
         problems = [*loaded.problems, *providers.problems, *routing.problems]
-        if credentials.warning:
-            problems.append(credentials.warning)
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
                    chat, problems)
 

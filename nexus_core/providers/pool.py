@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
@@ -180,6 +181,17 @@ class ProviderPool:
         client = self._clients.pop(name, None)
         if client is not None:
             self._retired.append(client)
+
+    def preload_sdks(self) -> list[str]:
+        """Import the SDKs the saved providers use, so the first message does not wait for them.
+
+        Call it from a background thread after the window is up; it returns the modules it imported.
+        """
+        kinds = {c.kind for c in self.configs() if c.enabled}
+        wanted = [module for kind, module in (("openai", "openai"), ("anthropic", "anthropic")) if kind in kinds]
+        for module in wanted:
+            importlib.import_module(module)
+        return wanted
 
     async def list_models(self, name: str) -> list[ModelInfo]:
         models = await self.get(name).list_models()

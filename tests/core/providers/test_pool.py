@@ -507,3 +507,12 @@ def test_cooldown_counts_down_and_clears(store: Store) -> None:
     pool.cool_down("p/m", 0.05)
     time.sleep(0.08)
     assert pool.cooldown_left("p/m") == 0.0
+
+
+def test_preload_imports_only_the_sdks_in_use(store: Store) -> None:
+    from nexus_core.providers.pool import ProviderPool
+
+    pool = ProviderPool(store)
+    assert pool.preload_sdks() == []
+    pool.save(ProviderConfig(name="a", kind="openai", base_url="http://127.0.0.1:9/v1"))
+    assert pool.preload_sdks() == ["openai"]
