@@ -12,6 +12,7 @@ stall < 50 ms while streaming.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import tempfile
@@ -89,6 +90,7 @@ def main() -> int:
         panel.send_button.click()
         probe_while(app, lambda: core.chat.active_turn(panel.current_conversation_id) is None
                     and len(server.requests) >= 1, 30)
+        gc.freeze()  # as app.main does once the provider SDKs are preloaded
         probe_while(app, lambda: False, 1.0)
         idle = probe_while(app, lambda: False, args.tokens / args.rate)
         server.script(text(tokens, delay=1.0 / args.rate))

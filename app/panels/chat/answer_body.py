@@ -9,10 +9,10 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.panels.chat.markdown_render import COPY_SCHEME, MarkdownRenderer
 from app.panels.chat.markdown_stream import MarkdownStream, StreamUpdate, normalise_newlines
-from app.panels.chat.rich_label import RichLabel, open_external
+from app.panels.chat.rich_text import RichText, open_external
 
 STEP_CHARS = 4000  # a long stored answer is rendered in steps of this size, one per event-loop turn
-MERGE_LIMIT = 6000  # HTML characters per frozen label: more pieces share a label, none grows costly to set
+MERGE_LIMIT = 3000  # HTML characters per frozen view: pieces share one until it would grow costly to set
 
 
 class AnswerBody(QWidget):
@@ -26,8 +26,8 @@ class AnswerBody(QWidget):
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(0)
-        self._frozen_labels: list[RichLabel] = []
-        self._live_label: RichLabel | None = None
+        self._frozen_labels: list[RichText] = []
+        self._live_label: RichText | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -42,6 +42,7 @@ class AnswerBody(QWidget):
         self._live_codes: tuple[str, ...] = ()
         self._fed = ""
         self._fed_final = False
+        self.renders = 0  # how many times the text was re-rendered (tokens are many more: they are coalesced)
 
     # ---- reading -----------------------------------------------------------------------------------
 
@@ -51,11 +52,16 @@ class AnswerBody(QWidget):
     def copy_code(self, index: int) -> None:
         QGuiApplication.clipboard().setText(self.code_blocks()[index])
 
-    def labels(self) -> list[RichLabel]:
+    @property
+    def live_label(self) -> RichText | None:
+        """The view of the still-growing tail (None once the answer is final)."""
+        return self._live_label
+
+    def labels(self) -> list[RichText]:
         return [*self._frozen_labels, *([self._live_label] if self._live_label is not None else [])]
 
     def rendered_text(self) -> str:
-        return "\n".join(label.plain_text() for label in self.labels() if label.text())
+        return "\n".join(label.toPlainText() for label in self.labels())
 
     @property
     def up_to_date(self) -> bool:
@@ -72,7 +78,8 @@ class AnswerBody(QWidget):
             return False
         if not text.startswith(self._fed[:self._stream.offset]):  # replaced, not extended: start over
             self._reset()
-        start = self._stream.offset
+        self.renders += 1
+        start = len(self._fed) if text.startswith(self._fed) else self._stream.offset
         if len(text) - start > STEP_CHARS:
             end = text.find("\n", start + STEP_CHARS)
             if end < 0 or end - start > 2 * STEP_CHARS:
@@ -98,20 +105,20 @@ class AnswerBody(QWidget):
             return
         self._live_codes = update.live.codes
         if self._live_label is None:
-            self._live_label = RichLabel(self._on_link, self)
+            self._live_label = RichText(self._on_link, self)
             self._layout.addWidget(self._live_label)
-        self._live_label.setText(update.live.html)
+        self._live_label.set_html(update.live.html)
 
     def _append_frozen(self, html: str) -> None:
         if self._frozen_labels and len(self._frozen_html) + len(html) <= MERGE_LIMIT:
             self._frozen_html += html
-            self._frozen_labels[-1].setText(self._frozen_html)
+            self._frozen_labels[-1].set_html(self._frozen_html)
             return
-        label = RichLabel(self._on_link, self)
+        label = RichText(self._on_link, self)
         self._layout.insertWidget(len(self._frozen_labels), label)
         self._frozen_labels.append(label)
         self._frozen_html = html
-        label.setText(html)
+        label.set_html(html)
 
     def _on_link(self, href: str) -> None:
         if href.startswith(COPY_SCHEME):

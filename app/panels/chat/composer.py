@@ -10,12 +10,15 @@ MAX_LINES = 8
 
 
 class ComposerEdit(QPlainTextEdit):
+    """Enter is taken here (not by a shortcut) so Shift+Enter can still start a new line."""
+
     submitted = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setPlaceholderText("Message…  (Enter sends, Shift+Enter starts a new line)")
         self.setTabChangesFocus(True)
+        self.setAccessibleName("Message")
         self.document().contentsChanged.connect(self._fit_height)
         self._fit_height()
 
@@ -44,6 +47,8 @@ class ComposerEdit(QPlainTextEdit):
 
 
 class Composer(QWidget):
+    """The input and its Send/Stop button; it never talks to the core itself (the pane does)."""
+
     send_requested = Signal(str)
     stop_requested = Signal()
 

@@ -43,6 +43,8 @@ def file_name_for(title: str) -> str:
 
 
 class ConversationList(QWidget):
+    """Rename, delete and export act on the store directly; the pane follows through its change events."""
+
     selected = Signal(object)  # conversation id, or None when nothing is selected
     new_requested = Signal()
     problem = Signal(str)  # a user-ready error message
@@ -54,6 +56,7 @@ class ConversationList(QWidget):
         self.conversations = ctx.core.chat.conversations
         self._filling = False
         self._refresh_after_edit = False
+        self._shown: str | None = None  # the conversation the pane shows: kept selected across reloads
         self.new_button = QPushButton("New chat")
         self.new_button.setToolTip("Start a new conversation (it is saved when you send the first message)")
         self.new_button.clicked.connect(self.new_requested)
@@ -69,6 +72,7 @@ class ConversationList(QWidget):
 
         self.list = QListWidget()
         self.list.setObjectName("conversationList")
+        self.list.setAccessibleName("Conversations")
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed
                                   | QAbstractItemView.EditTrigger.DoubleClicked)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -120,11 +124,11 @@ class ConversationList(QWidget):
             self._refresh_after_edit = True  # rebuilding now would throw away the title being typed
             return
         self._search_timer.stop()
-        current = self.current_id()
-        self._fill(self.conversations.list(self.search_box.text()), current)
+        self._fill(self.conversations.list(self.search_box.text()), self._shown)
 
     def select(self, conversation_id: str | None) -> None:
         """Show ``conversation_id`` as selected without announcing it (the pane already shows it)."""
+        self._shown = conversation_id
         self._filling = True
         try:
             item = self.item_for(conversation_id) if conversation_id else None
@@ -158,7 +162,8 @@ class ConversationList(QWidget):
     def _on_current(self, current: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
         self._update_buttons()
         if not self._filling and current is not None:
-            self.selected.emit(current.data(ID_ROLE))
+            self._shown = current.data(ID_ROLE)
+            self.selected.emit(self._shown)
 
     def _update_buttons(self) -> None:
         has = self.list.currentItem() is not None

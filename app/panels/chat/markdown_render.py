@@ -83,6 +83,27 @@ class MarkdownRenderer:
             return html.escape(code, quote=False)
         return pygments_highlight(code, lexer, self._formatter).rstrip("\n")
 
+    def code_piece(self, code: str, language: str, index: int, *, header: bool = True, last: bool = True,
+                   highlight: bool = True) -> str:
+        """A code block, or one piece of a long one: pieces stack without a seam (no borders, no gaps)."""
+        p = self.palette
+        parts = []
+        if header:
+            parts.append(f'<table width="100%" cellspacing="0" cellpadding="5" border="0" bgcolor="{p.header}" '
+                         f'style="margin-top: 4px;"><tr>'
+                         f'<td><span style="color: {p.muted};">{html.escape(language or "code")}</span></td>'
+                         f'<td align="right"><a href="{COPY_SCHEME}{index}">Copy</a></td></tr></table>')
+        body = self.highlight(code, language) if highlight else html.escape(code, quote=False)
+        padding = f"{8 if header else 0}px 8px {8 if last else 0}px 8px"
+        parts.append(f'<table width="100%" cellspacing="0" cellpadding="0" border="0" bgcolor="{p.background}" '
+                     f'style="margin-bottom: {8 if last else 0}px;"><tr><td style="padding: {padding};">'
+                     f'<pre style="margin: 0; white-space: pre-wrap;">{body}</pre></td></tr></table>')
+        return "".join(parts)
+
+
+def language_of(info: str) -> str:
+    return info.strip().split(maxsplit=1)[0] if info.strip() else ""
+
 
 # ---- render rules: markdown-it binds them to its renderer; ``env["owner"]`` is the MarkdownRenderer ------------
 
@@ -92,16 +113,7 @@ def _code_block(_renderer: Any, tokens: Sequence[Token], idx: int, _options: Any
     code = code_text(token.content)
     index = env["first_code"] + len(env["codes"])
     env["codes"].append(code)
-    language = token.info.strip().split(maxsplit=1)[0] if token.info.strip() else ""
-    body = owner.highlight(code, language) if env["highlight"] else html.escape(code, quote=False)
-    p = owner.palette
-    return (f'<table width="100%" cellspacing="0" cellpadding="6" border="1" style="border-collapse: collapse; '
-            f'border-style: solid; border-color: {p.border}; margin-top: 4px; margin-bottom: 8px;">'
-            f'<tr><td bgcolor="{p.header}"><table width="100%" cellspacing="0" cellpadding="0" border="0"><tr>'
-            f'<td><span style="color: {p.muted};">{html.escape(language or "code")}</span></td>'
-            f'<td align="right"><a href="{COPY_SCHEME}{index}">Copy</a></td></tr></table></td></tr>'
-            f'<tr><td bgcolor="{p.background}"><pre style="margin: 0; white-space: pre-wrap;">{body}</pre></td></tr>'
-            f'</table>')
+    return owner.code_piece(code, language_of(token.info), index, highlight=env["highlight"])
 
 
 def _code_inline(_renderer: Any, tokens: Sequence[Token], idx: int, _options: Any, env: dict) -> str:

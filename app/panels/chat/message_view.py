@@ -1,10 +1,15 @@
-"""The scrolling list of messages of one conversation; it follows a streaming answer only from the bottom."""
+"""The scrolling list of messages of one conversation; it follows a streaming answer only from the bottom.
+
+A long conversation is built newest first: the last messages at once, older ones above them a few at a
+time between other events, so opening it never freezes the window.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from app.panels.chat.markdown_render import MarkdownRenderer
@@ -13,9 +18,13 @@ from app.panels.chat.render_pump import RenderPump
 from nexus_core.chat.conversations import StoredMessage
 
 BOTTOM_SLACK_PX = 24  # this close to the end counts as "at the bottom"
+FIRST_BATCH = 12  # messages built at once when a conversation opens (more than a screenful)
+OLDER_BUDGET_S = 0.010  # time per event-loop turn spent building older messages
 
 
 class MessageView(QScrollArea):
+    """Owns the message widgets of the shown conversation and the pump that draws them."""
+
     regenerate_requested = Signal()
     resend_requested = Signal(str, str)  # message id, edited text
 
@@ -41,6 +50,11 @@ class MessageView(QScrollArea):
         self._widgets: list[MessageWidget] = []
         self._by_id: dict[str, MessageWidget] = {}  # looked up for every streamed token
         self._stick_to_bottom = True
+        self._idle = True
+        self._older: list[StoredMessage] = []  # not built yet, oldest first
+        self._older_timer = QTimer(self)
+        self._older_timer.setSingleShot(True)
+        self._older_timer.timeout.connect(self._build_older)
         bar = self.verticalScrollBar()
         bar.valueChanged.connect(self._on_scrolled)
         bar.rangeChanged.connect(self._on_range_changed)
@@ -49,6 +63,11 @@ class MessageView(QScrollArea):
 
     def message_widgets(self) -> list[MessageWidget]:
         return list(self._widgets)
+
+    @property
+    def loading(self) -> bool:
+        """Whether older messages of the shown conversation are still being built."""
+        return bool(self._older)
 
     def widget_for(self, message_id: str) -> MessageWidget | None:
         return self._by_id.get(message_id)
@@ -64,20 +83,35 @@ class MessageView(QScrollArea):
         self.empty_label.setText(text)
         self.empty_label.setVisible(not self._widgets and bool(text))
 
-    def show_messages(self, messages: Iterable[StoredMessage]) -> list[MessageWidget]:
+    def show_messages(self, messages: Iterable[StoredMessage]) -> None:
         """Replace the view's contents; the view then sits at the bottom (the latest message)."""
         self.clear()
-        added = [self.add_message(m) for m in messages if m.role != "system"]
-        self._stick_to_bottom = True
-        return added
+        shown = [m for m in messages if m.role != "system"]
+        self._older = shown[:-FIRST_BATCH]
+        for message in shown[-FIRST_BATCH:]:
+            self.add_message(message)
+        if self._older:
+            self._older_timer.start(0)
 
     def add_message(self, message: StoredMessage) -> MessageWidget:
+        """Append ``message`` at the end."""
+        return self._place(message, self._layout.count() - 1)
+
+    def _build_older(self) -> None:
+        started = time.perf_counter()
+        while self._older and time.perf_counter() - started < OLDER_BUDGET_S:
+            widget = self._place(self._older.pop(), 1)  # at the top, below the (hidden) empty-state line
+            widget.set_actions(last_answer=False, idle=self._idle)
+        if self._older:
+            self._older_timer.start(0)
+
+    def _place(self, message: StoredMessage, layout_index: int) -> MessageWidget:
         widget = MessageWidget(message, self.renderer)
         widget.pump = self.pump
         widget.regenerate_requested.connect(self.regenerate_requested)
         widget.resend_requested.connect(self.resend_requested)
-        self._layout.insertWidget(self._layout.count() - 1, widget)
-        self._widgets.append(widget)
+        self._layout.insertWidget(layout_index, widget)
+        self._widgets.insert(layout_index - 1, widget)
         self._by_id[widget.message_id] = widget
         self.empty_label.hide()
         widget.request_render(soon=True)
@@ -89,6 +123,8 @@ class MessageView(QScrollArea):
             self._remove(widget)
 
     def clear(self) -> None:
+        self._older = []
+        self._older_timer.stop()
         for widget in list(self._widgets):
             self._remove(widget)
         self.pump.clear()
@@ -104,12 +140,18 @@ class MessageView(QScrollArea):
 
     def update_actions(self, *, idle: bool) -> None:
         """Regenerate only on the last answer; no editing while an answer is being written."""
+        self._idle = idle
         last_answer = next((w for w in reversed(self._widgets) if w.role == "assistant"), None)
         for widget in self._widgets:
             widget.set_actions(last_answer=widget is last_answer, idle=idle)
 
     def scroll_to_bottom(self) -> None:
         self._stick_to_bottom = True
+        self._idle = True
+        self._older: list[StoredMessage] = []  # not built yet, oldest first
+        self._older_timer = QTimer(self)
+        self._older_timer.setSingleShot(True)
+        self._older_timer.timeout.connect(self._build_older)
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
 

@@ -21,17 +21,14 @@ if TYPE_CHECKING:
 ROLE_NAMES = {"user": "You", "assistant": "Assistant", "tool": "Tool result", "system": "System"}
 
 
-def _muted_label(object_name: str = "muted") -> QLabel:
-    label = QLabel()
-    label.setObjectName(object_name)
-    label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.hide()
-    return label
+# The lines under a message, in display order, with their style names; each is made when first needed.
+INFO_LINES = {"tools": "muted", "status": "chatIncomplete", "error": "chatError", "notices": "muted",
+              "footer": "chatFooter"}
 
 
 class MessageWidget(QFrame):
+    """Answers draw through the view's render pump, so a streaming one costs a few renders a second."""
+
     regenerate_requested = Signal()
     resend_requested = Signal(str, str)  # message id, edited text
 
@@ -61,25 +58,19 @@ class MessageWidget(QFrame):
 
         self.user_body: UserBody | None = None
         self.answer_body: AnswerBody | None = None
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 8)
-        layout.setSpacing(4)
-        layout.addLayout(header)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(12, 8, 12, 8)
+        self._layout.setSpacing(4)
+        self._layout.addLayout(header)
         if self.role == "assistant":
             self.answer_body = AnswerBody(renderer, self._render_source)
-            layout.addWidget(self.answer_body)
+            self._layout.addWidget(self.answer_body)
         else:
             self.user_body = UserBody(message.content)
             self.user_body.resend_requested.connect(lambda text: self.resend_requested.emit(self.message_id, text))
             self.edit_button.clicked.connect(self.user_body.start_edit)
-            layout.addWidget(self.user_body)
-        self.tools_label = _muted_label()
-        self.status_label = _muted_label("chatIncomplete")
-        self.error_label = _muted_label("chatError")
-        self.notices_label = _muted_label()
-        self.footer_label = _muted_label("chatFooter")
-        for label in (self.tools_label, self.status_label, self.error_label, self.notices_label, self.footer_label):
-            layout.addWidget(label)
+            self._layout.addWidget(self.user_body)
+        self._info: dict[str, QLabel] = {}
         self._show_facts()
 
     def _tool_button(self, text: str, tip: str) -> QToolButton:
@@ -122,17 +113,22 @@ class MessageWidget(QFrame):
     def copy_message(self) -> None:
         QGuiApplication.clipboard().setText(self.plain_text())
 
+    def info_text(self, line: str) -> str:
+        """The text of one line under the message (see INFO_LINES); empty when it is not shown."""
+        label = self._info.get(line)
+        return label.text() if label is not None and not label.isHidden() else ""
+
     def footer_text(self) -> str:
-        return self.footer_label.text()
+        return self.info_text("footer")
 
     def status_text(self) -> str:
-        return self.status_label.text() if not self.status_label.isHidden() else ""
+        return self.info_text("status")
 
     def error_text(self) -> str:
-        return self.error_label.text() if not self.error_label.isHidden() else ""
+        return self.info_text("error")
 
     def notices_text(self) -> str:
-        return self.notices_label.text() if not self.notices_label.isHidden() else ""
+        return self.info_text("notices")
 
     # ---- changes -----------------------------------------------------------------------------------
 
@@ -171,20 +167,33 @@ class MessageWidget(QFrame):
         if self.role != "assistant":
             return
         calls = [f"Called tool {call.name}" for call in message.tool_calls] if live is None else []
-        _set(self.tools_label, "\n".join(calls))
         notices = live.notices if live is not None else message.meta.get("notices") or []
-        _set(self.notices_label, "\n".join(str(n) for n in notices))
         if live is not None:
-            _set(self.footer_label, message_format.live_footer(live))
+            footer = message_format.live_footer(live)
         elif message.status == "streaming":
-            _set(self.footer_label, "Being written…")
+            footer = "Being written…"
         else:
-            _set(self.footer_label, message_format.footer(message.meta))
+            footer = message_format.footer(message.meta)
         status = "" if live is not None else message.status
-        _set(self.status_label, message_format.incomplete(message.error) if status == "partial" else "")
-        _set(self.error_label, (message.error or "No answer.") if status == "error" else "")
+        self._set_info("tools", "\n".join(calls))
+        self._set_info("status", message_format.incomplete(message.error) if status == "partial" else "")
+        self._set_info("error", (message.error or "No answer.") if status == "error" else "")
+        self._set_info("notices", "\n".join(str(n) for n in notices))
+        self._set_info("footer", footer)
 
-
-def _set(label: QLabel, text: str) -> None:
-    label.setText(text)
-    label.setVisible(bool(text))
+    def _set_info(self, line: str, text: str) -> None:
+        label = self._info.get(line)
+        if label is None:
+            if not text:
+                return
+            label = self._info[line] = QLabel()
+            label.setObjectName(INFO_LINES[line])
+            label.setWordWrap(True)
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            before = [name for name in INFO_LINES if name in self._info and name != line]
+            position = list(INFO_LINES).index(line)
+            index = 2 + sum(1 for name in before if list(INFO_LINES).index(name) < position)
+            self._layout.insertWidget(index, label)
+        label.setText(text)
+        label.setVisible(bool(text))

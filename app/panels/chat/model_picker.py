@@ -15,6 +15,8 @@ def model_refs(configs: list[ProviderConfig]) -> list[str]:
 
 
 class ModelPicker(QComboBox):
+    """Lists what the saved providers offer; changing the choice is saved by the pane at once."""
+
     chosen = Signal(object)  # the model ref, or None for the router; only on the user's (or a test's) change
 
     def __init__(self, parent: QWidget | None = None) -> None:

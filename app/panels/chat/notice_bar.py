@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+
+INFO_SHOWN_MS = 8000  # a confirmation goes away by itself; a problem stays until dismissed
 
 
 class NoticeBar(QFrame):
+    """In the pane rather than a dialog: a refused command should not interrupt typing."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("chatNotice")
@@ -24,6 +28,10 @@ class NoticeBar(QFrame):
         layout.addWidget(self.label, 1)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.kind = ""
+        self._info_timer = QTimer(self)
+        self._info_timer.setSingleShot(True)
+        self._info_timer.setInterval(INFO_SHOWN_MS)
+        self._info_timer.timeout.connect(self._expire_info)
         self.hide()
 
     def text(self) -> str:
@@ -34,12 +42,18 @@ class NoticeBar(QFrame):
 
     def show_info(self, message: str) -> None:
         self._show(message, "info")
+        self._info_timer.start()
 
     def dismiss(self) -> None:
         self.kind = ""
         self.hide()
 
+    def _expire_info(self) -> None:
+        if self.kind == "info":
+            self.dismiss()
+
     def _show(self, message: str, kind: str) -> None:
+        self._info_timer.stop()
         self.kind = kind
         self.setProperty("kind", kind)
         self.style().unpolish(self)

@@ -9,16 +9,12 @@ safe: the store plus the live buffer rebuild the view.
 from __future__ import annotations
 
 import dataclasses
-import logging
-import traceback
-from collections.abc import Callable
-from typing import TypeVar
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from app.context import AppContext
-from app.errors import ErrorDialog
+from app.panels.chat.commands import CommandRunner
 from app.panels.chat.composer import Composer
 from app.panels.chat.conversation_list import ConversationList
 from app.panels.chat.live_turn import LiveTurn
@@ -28,13 +24,13 @@ from app.panels.chat.message_widget import MessageWidget
 from app.panels.chat.model_picker import ModelPicker, model_refs
 from app.panels.chat.notice_bar import NoticeBar
 from app.panels.chat.style import stylesheet
+from app.panels.chat.turn_tracker import TurnTracker
+from app.panels.chat.warmup import warm_up
 from app.panels.registry import Panel
 from nexus_core.chat.conversations import ConversationChange
 from nexus_core.chat.service import TurnEvent
 from nexus_core.errors import NexusError
 
-log = logging.getLogger(__name__)
-T = TypeVar("T")
 LIST_REFRESH_MS = 50  # several store changes per send become one list reload
 
 NO_PROVIDER_TEXT = ("No model provider is set up yet. Add a provider and assign its models to the tiers, "
@@ -49,8 +45,7 @@ class ChatPanel(Panel):
         self.chat = ctx.core.chat
         self.conversations = self.chat.conversations
         self._current: str | None = None
-        self._live: dict[str, LiveTurn] = {}  # conversation id → its answer being written
-        self._dialogs: list[ErrorDialog] = []
+        self.turns = TurnTracker(self)
 
         self.conversation_list = ConversationList(ctx)
         self.search_box = self.conversation_list.search_box
@@ -64,10 +59,12 @@ class ChatPanel(Panel):
         header.addWidget(QLabel("Model"))
         header.addWidget(self.model_combo)
         self.view = MessageView(MarkdownRenderer(ctx.effective_theme))
+        warm_up(self.view.renderer)
         self.notice_bar = NoticeBar()
         self.composer_box = Composer()
         self.composer = self.composer_box.edit
         self.send_button = self.composer_box.send_button
+        self.commands = CommandRunner(self, self.notice_bar)
 
         conversation = QWidget()
         right = QVBoxLayout(conversation)
@@ -91,9 +88,6 @@ class ChatPanel(Panel):
         self._list_timer.setSingleShot(True)
         self._list_timer.setInterval(LIST_REFRESH_MS)
         self._list_timer.timeout.connect(self.conversation_list.refresh)
-        self._turn_handlers: dict[str, Callable[[TurnEvent], None]] = {
-            "started": self._turn_started, "routed": self._turn_routed, "attempt": self._turn_attempt,
-            "notice": self._turn_notice, "delta": self._turn_delta, "finished": self._turn_finished}
 
         self.conversation_list.selected.connect(self.show_conversation)
         self.conversation_list.new_requested.connect(self.new_chat)
@@ -104,7 +98,11 @@ class ChatPanel(Panel):
         self.view.resend_requested.connect(self.edit_and_resend)
         self.composer_box.send_requested.connect(self.send)
         self.composer_box.stop_requested.connect(self.stop)
-        ctx.chat_events.fired.connect(self._on_turn_event)
+        self.turns.started.connect(self._turn_started)
+        self.turns.changed.connect(self._live_changed)
+        self.turns.grew.connect(self._live_grew)
+        self.turns.finished.connect(self._turn_finished)
+        ctx.chat_events.fired.connect(self.turns.handle)
         ctx.conversations_changed.fired.connect(self._on_conversations_changed)
         ctx.providers_changed.fired.connect(self._refresh_models)
         ctx.theme_changed.connect(self._apply_theme)
@@ -126,7 +124,7 @@ class ChatPanel(Panel):
     def is_answering(self) -> bool:
         """Whether the shown conversation has an answer being written."""
         cid = self._current
-        return cid is not None and (cid in self._live or self.chat.active_turn(cid) is not None)
+        return cid is not None and (self.turns.get(cid) is not None or self.chat.active_turn(cid) is not None)
 
     # ---- panel life --------------------------------------------------------------------------------
 
@@ -160,7 +158,7 @@ class ChatPanel(Panel):
             return
         if conversation_id == self._current and not reload:
             return
-        conv = self._command(lambda: self.conversations.get(conversation_id))
+        conv = self.commands.run(lambda: self.conversations.get(conversation_id))
         if conv is None:
             self.new_chat()
             return
@@ -169,7 +167,7 @@ class ChatPanel(Panel):
         self.model_combo.show_ref(conv.model_override)
         self.view.show_messages(self.conversations.messages(conversation_id))
         self.view.set_empty_text("No messages yet.")
-        live = self._live.get(conversation_id)
+        live = self.turns.get(conversation_id)
         widget = self.view.widget_for(live.message_id) if live is not None else None
         if live is not None and widget is not None:
             widget.bind_live(live)
@@ -177,7 +175,7 @@ class ChatPanel(Panel):
         self._update_busy()
 
     def _update_busy(self) -> None:
-        live = self._live.get(self._current) if self._current else None
+        live = self.turns.get(self._current)
         busy = self.is_answering()
         self.composer_box.set_busy(busy, stopping=live is not None and live.stopping)
         self.view.update_actions(idle=not busy)
@@ -187,7 +185,7 @@ class ChatPanel(Panel):
     def send(self, text: str) -> None:
         cid = self._current
         override = None if cid is not None else self.model_combo.current_ref()
-        turn = self._command(lambda: self.chat.send(cid, text, model_override=override))
+        turn = self.commands.run(lambda: self.chat.send(cid, text, model_override=override))
         if turn is None:
             return
         self.composer_box.clear()
@@ -200,55 +198,27 @@ class ChatPanel(Panel):
         cid = self._current
         if cid is None:
             return
-        live = self._live.get(cid)
-        if live is not None:
-            live.stopping = True
-            self._live_changed(live)
+        self.turns.mark_stopping(cid)
         self.chat.stop(cid)
         self._update_busy()
 
     def regenerate(self) -> None:
         cid = self._current
         if cid is not None:
-            self._command(lambda: self.chat.regenerate(cid))
+            self.commands.run(lambda: self.chat.regenerate(cid))
 
     def edit_and_resend(self, message_id: str, text: str) -> None:
-        self._command(lambda: self.chat.edit_and_resend(message_id, text))
+        self.commands.run(lambda: self.chat.edit_and_resend(message_id, text))
 
     def _set_model(self, model_ref: str | None) -> None:
         cid = self._current
         if cid is not None:  # a new chat keeps the choice until its first message creates it
-            self._command(lambda: self.conversations.set_model_override(cid, model_ref))
-
-    def _command(self, action: Callable[[], T]) -> T | None:
-        """Run a core command; its refusal is shown in the pane, an unexpected failure in the error dialog."""
-        try:
-            return action()
-        except NexusError as exc:
-            self.notice_bar.show_problem(exc.user_message())
-        except Exception as exc:
-            log.exception("chat command failed")
-            dialog = ErrorDialog("The chat command failed", f"{type(exc).__name__}: {exc}",
-                                 "".join(traceback.format_exception(exc)), parent=self)
-            dialog.setModal(False)
-            dialog.finished.connect(lambda _result=0, d=dialog: self._dialogs.remove(d))
-            self._dialogs.append(dialog)
-            dialog.show()
-        return None
+            self.commands.run(lambda: self.conversations.set_model_override(cid, model_ref))
 
     # ---- core events -------------------------------------------------------------------------------
 
-    def _on_turn_event(self, event: TurnEvent) -> None:
-        handler = self._turn_handlers.get(event.kind)
-        if handler is not None:
-            handler(event)
-
-    def _turn_started(self, event: TurnEvent) -> None:
-        if event.message is None:
-            return
-        live = LiveTurn(event.turn_id, event.conversation_id, event.message.id)
-        self._live[event.conversation_id] = live
-        if event.conversation_id != self._current:
+    def _turn_started(self, live: LiveTurn, event: TurnEvent) -> None:
+        if event.conversation_id != self._current or event.message is None:
             return
         if event.user_message is not None:
             self.view.remove_from(event.user_message.seq)  # regenerate / edit replace from here on
@@ -258,38 +228,19 @@ class ChatPanel(Panel):
         self.view.scroll_to_bottom()
         self._update_busy()
 
-    def _turn_routed(self, event: TurnEvent) -> None:
-        live = self._live_for(event)
-        if live is not None and event.decision is not None:
-            live.route(event.decision)
-            self._live_changed(live)
+    def _live_changed(self, live: LiveTurn) -> None:
+        widget = self.view.widget_for(live.message_id) if live.conversation_id == self._current else None
+        if widget is not None:
+            widget.live_changed()
+        if live.conversation_id == self._current:
+            self._update_busy()
 
-    def _turn_attempt(self, event: TurnEvent) -> None:
-        live = self._live_for(event)
-        if live is not None:
-            live.model_ref = event.text
-            self._live_changed(live)
+    def _live_grew(self, live: LiveTurn) -> None:
+        widget = self.view.widget_for(live.message_id) if live.conversation_id == self._current else None
+        if widget is not None:
+            widget.request_render()
 
-    def _turn_notice(self, event: TurnEvent) -> None:
-        live = self._live_for(event)
-        if live is not None:
-            live.notices.append(event.text)
-            self._live_changed(live)
-
-    def _turn_delta(self, event: TurnEvent) -> None:
-        live = self._live_for(event)
-        if live is None:
-            return
-        live.append(event.text)
-        if event.conversation_id == self._current:
-            widget = self.view.widget_for(live.message_id)
-            if widget is not None:
-                widget.request_render()
-
-    def _turn_finished(self, event: TurnEvent) -> None:
-        live = self._live_for(event)
-        if live is not None:
-            del self._live[event.conversation_id]
+    def _turn_finished(self, live: LiveTurn | None, event: TurnEvent) -> None:
         if event.conversation_id != self._current:
             return
         message_id = event.message.id if event.message is not None else live.message_id if live else None
@@ -302,16 +253,6 @@ class ChatPanel(Panel):
                 widget.finish(dataclasses.replace(widget.message, content=text, error=event.error,
                                                   status="partial" if text else "error"))
         self._update_busy()
-
-    def _live_for(self, event: TurnEvent) -> LiveTurn | None:
-        live = self._live.get(event.conversation_id)
-        return live if live is not None and live.turn_id == event.turn_id else None
-
-    def _live_changed(self, live: LiveTurn) -> None:
-        if live.conversation_id == self._current:
-            widget = self.view.widget_for(live.message_id)
-            if widget is not None:
-                widget.live_changed()
 
     def _on_conversations_changed(self, change: ConversationChange) -> None:
         self._list_timer.start()

@@ -68,11 +68,6 @@ class RenderPump(QObject):
         if self._pending:
             self._timer.start(0)
 
-    def flush(self) -> None:
-        """Render everything pending now (used when the view is rebuilt, and by tests)."""
-        while self._pending:
-            self._tick(budget_s=float("inf"))
-
     def _tick(self, budget_s: float = BUDGET_S) -> None:
         started = time.perf_counter()
         again: list[RenderTarget] = []

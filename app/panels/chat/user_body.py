@@ -16,42 +16,48 @@ class UserBody(QWidget):
         self.label.setTextFormat(Qt.TextFormat.PlainText)
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.addWidget(self.label)
+        self.edit_area: QWidget | None = None  # built on first edit: most messages are never edited
         self.editor = QPlainTextEdit()
-        self.editor.setMaximumHeight(160)
         self.resend_button = QPushButton("Send edited message")
-        self.resend_button.setToolTip("Replace this message and everything after it, and answer it again")
-        self.resend_button.setDefault(True)
-        self.resend_button.clicked.connect(self._resend)
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.cancel_edit)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.resend_button)
-        self.edit_area = QWidget()
-        edit_layout = QVBoxLayout(self.edit_area)
-        edit_layout.setContentsMargins(0, 0, 0, 0)
-        edit_layout.addWidget(self.editor)
-        edit_layout.addLayout(buttons)
-        self.edit_area.hide()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.label)
-        layout.addWidget(self.edit_area)
 
     @property
     def editing(self) -> bool:
-        return not self.edit_area.isHidden()
+        return self.edit_area is not None and not self.edit_area.isHidden()
 
     def start_edit(self) -> None:
+        if self.edit_area is None:
+            self.edit_area = self._build_edit_area()
         self.editor.setPlainText(self.text)
         self.label.hide()
         self.edit_area.show()
         self.editor.setFocus()
 
     def cancel_edit(self) -> None:
-        self.edit_area.hide()
+        if self.edit_area is not None:
+            self.edit_area.hide()
         self.label.show()
+
+    def _build_edit_area(self) -> QWidget:
+        self.editor.setMaximumHeight(160)
+        self.resend_button.setToolTip("Replace this message and everything after it, and answer it again")
+        self.resend_button.setDefault(True)
+        self.resend_button.clicked.connect(self._resend)
+        self.cancel_button.clicked.connect(self.cancel_edit)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.resend_button)
+        area = QWidget()
+        layout = QVBoxLayout(area)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.editor)
+        layout.addLayout(buttons)
+        self._layout.addWidget(area)
+        return area
 
     def _resend(self) -> None:
         text = self.editor.toPlainText()
