@@ -157,7 +157,7 @@ def _short(exc: BaseException) -> str:
     cause = exc.__cause__ or exc.__context__
     text = str(exc) or type(exc).__name__
     if cause is not None and str(cause) and str(cause) not in text:
-        text = f"{text}: {cause}"
+        text = f"{text.rstrip('.')}: {cause}"
     return text[:300]
 
 
