@@ -23,7 +23,7 @@ from nexus_core.providers.pool import ProviderPool
 from nexus_core.providers.records import CallRecorder
 from nexus_core.routing.router import Router
 from nexus_core.routing.table import RoutingTableStore
-from nexus_core.secrets import CredentialStore
+from nexus_core.secrets.lazy import LazyCredentialStore
 from nexus_core.store import Store
 from nexus_core.telemetry import TelemetrySampler
 
@@ -38,7 +38,7 @@ class Core:
     runner: JobRunner
     telemetry: TelemetrySampler
     aio: AsyncLoopThread
-    credentials: CredentialStore
+    credentials: LazyCredentialStore  # a CredentialStore, opened on first use
     providers: ProviderPool
     routing: RoutingTableStore
     calls: CallRecorder
@@ -64,7 +64,7 @@ class Core:
         telemetry = TelemetrySampler(interval_s=settings.monitor_interval_s, window_s=settings.monitor_window_s,
                                      nvml=nvml)
         aio = AsyncLoopThread()
-        credentials = CredentialStore(paths.credentials_file, keyring_backend=keyring_backend)
+        credentials = LazyCredentialStore(paths.credentials_file, keyring_backend=keyring_backend)
         providers = ProviderPool(store, credentials)
         routing = RoutingTableStore(store)
         calls = CallRecorder(store)

@@ -436,3 +436,17 @@ def test_bad_scrypt_cost_is_refused(vault: Path) -> None:
     with pytest.raises(ValueError, match="power of two"):
         CredentialStore(vault, keyring_backend=fail.Keyring(), scrypt_n=1000)
     assert not vault.exists()
+
+
+def test_core_opens_the_credential_store_on_first_use(tmp_path: Path) -> None:
+    from nexus_core.core import Core
+
+    core = Core.open(tmp_path / "home", keyring_backend=MemoryKeyring())
+    try:
+        assert not core.credentials.opened  # nothing at start-up: the keyring probe waits for first use
+        core.credentials.set("provider:x", "sk-lazy-secret-1")
+        assert core.credentials.opened
+        assert "provider:x" in core.credentials
+        assert core.credentials.mode == "keyring"
+    finally:
+        core.close()
