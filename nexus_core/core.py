@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nexus_core.agent.loop import AgentLoop
 from nexus_core.aio import AsyncLoopThread
 from nexus_core.chat.conversations import ConversationStore
 from nexus_core.chat.service import ChatService
@@ -26,6 +27,8 @@ from nexus_core.routing.table import RoutingTableStore
 from nexus_core.secrets.lazy import LazyCredentialStore
 from nexus_core.store import Store
 from nexus_core.telemetry import TelemetrySampler
+from nexus_core.tools.base import ToolContext
+from nexus_core.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ class Core:
     calls: CallRecorder
     router: Router
     chat: ChatService
+    tools: ToolRegistry
     problems: list[str] = field(default_factory=list)  # things the user should be told once, at start
 
     @classmethod
@@ -69,12 +73,23 @@ class Core:
         routing = RoutingTableStore(store)
         calls = CallRecorder(store)
         router = Router(providers, routing, calls)
-        chat = ChatService(ConversationStore(store), router, aio, system_prompt=settings.chat_system_prompt)
+        tools = ToolRegistry()
+        conversations = ConversationStore(store)
+        services = {"telemetry": telemetry, "providers": providers, "conversations": conversations,
+                    "settings": settings}
+
+        def tool_context(conversation_id: str) -> ToolContext:
+            workspace = settings.workspace_dir or paths.workspace_dir
+            workspace.mkdir(parents=True, exist_ok=True)
+            return ToolContext(workspace, conversation_id, services)
+
+        chat = ChatService(conversations, router, aio, system_prompt=settings.chat_system_prompt,
+                           agent=AgentLoop(router, tools), tool_context=tool_context)
         # The credential store's passphrase-mode warning is not a start-up problem: the Models panel shows it
         # where keys are entered, and the passphrase dialog repeats it.
         problems = [*loaded.problems, *providers.problems, *routing.problems]
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
-                   chat, problems)
+                   chat, tools, problems)
 
     def save_settings(self) -> None:
         save_settings(self.paths.settings_file, self.settings)

@@ -155,6 +155,26 @@ class ConversationStore:
         self.changed.emit(ConversationChange("updated", conversation_id))
         return self.message(msg_id)
 
+    def insert_before(self, message_id: str, role: str, content: str, *, status: str = "complete",
+                      meta: dict[str, Any] | None = None, tool_calls: list[ToolCall] | None = None,
+                      tool_call_id: str | None = None) -> StoredMessage:
+        """Insert a message where ``message_id`` is, moving that one to the end (tool rounds before the answer)."""
+        now = time.time()
+        new_id = uuid.uuid4().hex
+        with self._store.transaction() as conn:
+            row = conn.execute("SELECT conversation_id, seq FROM messages WHERE id = ?", (message_id,)).fetchone()
+            if row is None:
+                raise NexusError(f"There is no message with id {message_id!r}.")
+            conversation_id, seq = row[0], row[1]
+            conn.execute("UPDATE messages SET seq = (SELECT MAX(seq) + 1 FROM messages WHERE conversation_id = ?) "
+                         "WHERE id = ?", (conversation_id, message_id))
+            conn.execute("INSERT INTO messages (id, conversation_id, seq, role, content, status, error, tool_calls, "
+                         "tool_call_id, meta, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)",
+                         (new_id, conversation_id, seq, role, content, status, _calls_json(tool_calls),
+                          tool_call_id, json.dumps(meta or {}), now))
+        self.changed.emit(ConversationChange("updated", conversation_id))
+        return self.message(new_id)
+
     def update_message(self, message_id: str, *, content: str | None = None, status: str | None = None,
                        error: str | None = None, meta: dict[str, Any] | None = None,
                        tool_calls: list[ToolCall] | None = None) -> None:

@@ -12,17 +12,22 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from nexus_core.agent.loop import AgentLoop, Approval, ApprovalRequest, Approver, RoundDone, ToolFinished, ToolStarted
 from nexus_core.aio import AsyncLoopThread
 from nexus_core.chat.conversations import ConversationStore, StoredMessage
 from nexus_core.errors import NexusError
 from nexus_core.events import Emitter
 from nexus_core.providers.records import CallRecord
-from nexus_core.providers.types import ChatMessage, ChatResult, Finish, TextDelta, ToolCallDelta, Usage
+from nexus_core.providers.types import ChatMessage, ChatResult, Finish, TextDelta, ToolCall, ToolCallDelta, Usage
 from nexus_core.routing.router import Attempt, CallDone, Notice, RouteDecision, Router
+from nexus_core.tools.base import ToolContext
+from nexus_core.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
 SAVE_EVERY_S = 1.0  # how often a streaming answer is written to the store
@@ -30,7 +35,9 @@ SAVE_EVERY_S = 1.0  # how often a streaming answer is written to the store
 
 @dataclass(frozen=True)
 class TurnEvent:
-    """One step of a turn. ``kind``: started, routed, attempt, notice, delta, tool_call, finished."""
+    """One step of a turn. ``kind``: started, routed, attempt, notice, delta, tool_call (a streamed piece of a
+    call), tool_started, tool_finished, round_done (tool messages were stored; the live text restarts), finished.
+    """
 
     kind: str
     turn_id: str
@@ -41,6 +48,8 @@ class TurnEvent:
     decision: RouteDecision | None = None  # routed
     outcome: str = ""  # finished: complete | partial | error | cancelled
     error: str | None = None  # finished with a problem: the user-ready message
+    tool_call: ToolCall | None = None  # tool_started / tool_finished: which call
+    tool_result: ToolFinished | None = None  # tool_finished: its result, duration and error kind
 
 
 @dataclass
@@ -50,6 +59,7 @@ class Turn:
     assistant_message_id: str
     _service: ChatService
     _done: threading.Event = field(default_factory=threading.Event)
+    use_tools: bool = True
     _task: asyncio.Task[None] | None = None  # set by the turn itself once it runs
     _cancel_requested: bool = False
 
@@ -77,12 +87,18 @@ class Turn:
 
 class ChatService:
     def __init__(self, conversations: ConversationStore, router: Router, aio: AsyncLoopThread, *,
-                 system_prompt: str = "") -> None:
+                 system_prompt: str = "", agent: AgentLoop | None = None,
+                 tool_context: Callable[[str], ToolContext] | None = None) -> None:
         self.conversations = conversations
         self.router = router
         self.aio = aio
         self.system_prompt = system_prompt
+        self.agent = agent or AgentLoop(router, ToolRegistry())
+        self._tool_context = tool_context or (lambda cid: ToolContext(Path.cwd(), cid))
         self.events: Emitter[TurnEvent] = Emitter("chat.turns")
+        # Risky tools ask here. The GUI answers with ``request.respond(...)``; the CLI sets ``approver``.
+        self.approvals: Emitter[PendingApproval] = Emitter("chat.approvals")
+        self.approver: Approver | None = None
         self._active: dict[str, Turn] = {}  # conversation id → running turn
         self._lock = threading.Lock()
         recovered = conversations.recover_interrupted()
@@ -91,7 +107,8 @@ class ChatService:
 
     # ---- commands ----------------------------------------------------------------------------------
 
-    def send(self, conversation_id: str | None, text: str, *, model_override: str | None = None) -> Turn:
+    def send(self, conversation_id: str | None, text: str, *, model_override: str | None = None,
+             use_tools: bool = True) -> Turn:
         """Add the user's message (creating a conversation when ``conversation_id`` is None) and answer it."""
         if not text.strip():
             raise NexusError("The message is empty.", hint="Type something to send.")
@@ -101,9 +118,9 @@ class ChatService:
             self.conversations.get(conversation_id)
         self._ensure_idle(conversation_id)
         user = self.conversations.append(conversation_id, "user", text)
-        return self._start(conversation_id, user, model_override)
+        return self._start(conversation_id, user, model_override, use_tools)
 
-    def regenerate(self, conversation_id: str, *, model_override: str | None = None) -> Turn:
+    def regenerate(self, conversation_id: str, *, model_override: str | None = None, use_tools: bool = True) -> Turn:
         """Answer the last user message again, replacing the answer(s) after it."""
         self._ensure_idle(conversation_id)
         messages = self.conversations.messages(conversation_id)
@@ -111,9 +128,10 @@ class ChatService:
         if user is None:
             raise NexusError("There is no message to answer again in this conversation.")
         self.conversations.truncate_from(conversation_id, user.seq + 1)
-        return self._start(conversation_id, user, model_override)
+        return self._start(conversation_id, user, model_override, use_tools)
 
-    def edit_and_resend(self, message_id: str, text: str, *, model_override: str | None = None) -> Turn:
+    def edit_and_resend(self, message_id: str, text: str, *, model_override: str | None = None,
+                        use_tools: bool = True) -> Turn:
         """Change one of your messages and answer it again; later messages are replaced."""
         if not text.strip():
             raise NexusError("The message is empty.", hint="Type something to send.")
@@ -123,7 +141,8 @@ class ChatService:
         self._ensure_idle(original.conversation_id)
         self.conversations.update_message(message_id, content=text)
         self.conversations.truncate_from(original.conversation_id, original.seq + 1)
-        return self._start(original.conversation_id, self.conversations.message(message_id), model_override)
+        return self._start(original.conversation_id, self.conversations.message(message_id), model_override,
+                           use_tools)
 
     def active_turn(self, conversation_id: str) -> Turn | None:
         with self._lock:
@@ -149,9 +168,10 @@ class ChatService:
         if self.active_turn(conversation_id) is not None:
             raise NexusError("This conversation is still answering.", hint="Wait for the answer or press Stop.")
 
-    def _start(self, conversation_id: str, user: StoredMessage, model_override: str | None) -> Turn:
+    def _start(self, conversation_id: str, user: StoredMessage, model_override: str | None,
+               use_tools: bool) -> Turn:
         answer = self.conversations.append(conversation_id, "assistant", "", status="streaming")
-        turn = Turn(uuid.uuid4().hex, conversation_id, answer.id, self)
+        turn = Turn(uuid.uuid4().hex, conversation_id, answer.id, self, use_tools=use_tools)
         with self._lock:
             self._active[conversation_id] = turn
         self.events.emit(TurnEvent("started", turn.id, conversation_id, message=answer, user_message=user))
@@ -166,6 +186,7 @@ class ChatService:
         started = time.perf_counter()
         last_save = started
         last_record: CallRecord | None = None
+        records: list[CallRecord] = []
         status, outcome, error = "complete", "complete", None
         turn._task = asyncio.current_task()
         try:
@@ -182,7 +203,9 @@ class ChatService:
             self._emit(turn, "routed", decision=decision)
             messages = ([ChatMessage("system", self.system_prompt)] if self.system_prompt else [])
             messages += [m.to_chat_message() for m in history]
-            stream = self.router.stream(decision, messages, conversation_id=turn.conversation_id)
+            stream = self.agent.run(decision, messages, ctx=self._tool_context(turn.conversation_id),
+                                    approver=self._approve, use_tools=turn.use_tools,
+                                    conversation_id=turn.conversation_id)
             async with aclosing(stream) as events:
                 async for event in events:
                     if isinstance(event, TextDelta):
@@ -205,6 +228,15 @@ class ChatService:
                         self._emit(turn, "notice", text=event.text)
                     elif isinstance(event, CallDone):
                         last_record = event.record
+                        records.append(event.record)
+                    elif isinstance(event, ToolStarted):
+                        self._emit(turn, "tool_started", tool_call=event.call, text=event.risk)
+                    elif isinstance(event, ToolFinished):
+                        self._emit(turn, "tool_finished", tool_call=event.call, tool_result=event)
+                    elif isinstance(event, RoundDone):
+                        self._store_round(turn, result.text, event)
+                        result = ChatResult()
+                        self._emit(turn, "round_done")
         except asyncio.CancelledError:
             status, outcome, error = "partial", "cancelled", "Stopped before the answer was finished."
             raise
@@ -216,15 +248,18 @@ class ChatService:
             status = "partial" if result.text else "error"
             outcome, error = status, f"Unexpected error: {type(exc).__name__}: {exc}. Details are in the log file."
         finally:
+            _sum_tokens(meta, records)
             self._finalise(turn, result, meta, last_record, started, status, outcome, error)
 
     def _finalise(self, turn: Turn, result: ChatResult, meta: dict[str, Any], record: CallRecord | None,
                   started: float, status: str, outcome: str, error: str | None) -> None:
         meta["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
         if record is not None:
+            meta.setdefault("tokens_in", record.input_tokens)
+            meta.setdefault("tokens_out", record.output_tokens)
+            meta.setdefault("cost_usd", record.cost_usd)
             meta.update(provider=record.provider, model=record.response_model or record.request_model,
-                        ttft_ms=record.ttft_ms and round(record.ttft_ms, 1), tokens_in=record.input_tokens,
-                        tokens_out=record.output_tokens, cost_usd=record.cost_usd,
+                        ttft_ms=meta.get("ttft_ms") or (record.ttft_ms and round(record.ttft_ms, 1)),
                         finish_reason=(record.finish_reasons or [None])[0])
         if not meta["notices"]:
             del meta["notices"]
@@ -240,5 +275,57 @@ class ChatService:
         turn._done.set()
         self._emit(turn, "finished", message=stored, outcome=outcome, error=error)
 
+    def _store_round(self, turn: Turn, text: str, done: RoundDone) -> None:
+        """Keep the round's assistant message and tool results, in order, ahead of the still-open answer."""
+        self.conversations.insert_before(turn.assistant_message_id, "assistant", text,
+                                         tool_calls=done.assistant.tool_calls)
+        for message, finished in zip(done.results, done.finished, strict=True):
+            self.conversations.insert_before(
+                turn.assistant_message_id, "tool", message.content, tool_call_id=message.tool_call_id,
+                status="complete" if finished.ok else "error",
+                meta={"tool": finished.call.name, "arguments": finished.call.arguments, "ok": finished.ok,
+                      "duration_ms": finished.duration_ms, "error_kind": finished.error_kind,
+                      "approval": finished.approval})
+        self.conversations.update_message(turn.assistant_message_id, content="")
+
+    async def _approve(self, request: ApprovalRequest) -> Approval:
+        """Ask whoever listens (the GUI's dialog, the CLI's rule); nobody listening means no."""
+        if self.approver is not None:
+            return await self.approver(request)
+        if not len(self.approvals):
+            return "deny"
+        pending = PendingApproval(request, asyncio.get_running_loop())
+        self.approvals.emit(pending)
+        return await pending.future
+
     def _emit(self, turn: Turn, kind: str, **values: Any) -> None:
         self.events.emit(TurnEvent(kind, turn.id, turn.conversation_id, **values))
+
+
+class PendingApproval:
+    """A risky tool call waiting for the user. ``respond`` may be called from any thread, once."""
+
+    def __init__(self, request: ApprovalRequest, loop: asyncio.AbstractEventLoop) -> None:
+        self.request = request
+        self._loop = loop
+        self.future: asyncio.Future[Approval] = loop.create_future()
+
+    def respond(self, decision: Approval) -> None:
+        def settle() -> None:
+            if not self.future.done():
+                self.future.set_result(decision)
+
+        self._loop.call_soon_threadsafe(settle)
+
+
+def _sum_tokens(meta: dict[str, Any], records: list[CallRecord]) -> None:
+    """Tokens and cost of every model call in the turn (tool rounds make several)."""
+    answered = [r for r in records if r.outcome in ("ok", "partial", "cancelled")]
+    if not answered:
+        return
+    for key, attr in (("tokens_in", "input_tokens"), ("tokens_out", "output_tokens"), ("cost_usd", "cost_usd")):
+        values = [getattr(r, attr) for r in answered]
+        meta[key] = None if any(v is None for v in values) else sum(values)
+    first = next((r.ttft_ms for r in answered if r.ttft_ms is not None), None)
+    if first is not None:
+        meta["ttft_ms"] = round(first, 1)
