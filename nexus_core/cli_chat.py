@@ -29,6 +29,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--model", metavar="M", help="model id (with --provider/--base-url) or provider/model")
     p.add_argument("--conversation", metavar="ID", help="continue this conversation (id or unique prefix)")
     p.add_argument("--no-tools", action="store_true", help="answer without offering the agent's tools")
+    p.add_argument("--yes", action="store_true", help="allow risky tools (shell, file writes, code) without asking; "
+                                                      "headless runs deny them otherwise")
     p.add_argument("--json", action="store_true", help="print one JSON object with the answer and its facts")
     p.set_defaults(func=cmd_chat)
 
@@ -112,12 +114,20 @@ def _run_chat(core: Any, args: argparse.Namespace, prompt: str) -> int:
             print(f"nexus: {d.task_type.value}, {d.tier} tier → {d.candidates[0]} ({d.reason})", file=sys.stderr)
         elif event.kind == "notice":
             print(f"nexus: {event.text}", file=sys.stderr)
+        elif event.kind == "tool_started" and event.tool_call is not None:
+            print(f"nexus: tool {event.tool_call.name}({_short(event.tool_call.arguments)})", file=sys.stderr)
+        elif event.kind == "tool_finished" and event.tool_result is not None:
+            done = event.tool_result
+            state = "ok" if done.ok else f"failed ({done.error_kind})"
+            print(f"nexus: tool {done.call.name} {state} in {done.duration_ms:.0f} ms: {_short(done.content)}",
+                  file=sys.stderr)
         elif event.kind == "finished":
             ended.set()
 
     disconnect = core.chat.events.connect(on_event)
     try:
-        turn = core.chat.send(conversation_id, prompt, model_override=override)
+        core.chat.approver = _headless_approver(args.yes)
+        turn = core.chat.send(conversation_id, prompt, model_override=override, use_tools=not args.no_tools)
         try:
             while not ended.wait(0.2):
                 pass
@@ -147,3 +157,17 @@ def _run_chat(core: Any, args: argparse.Namespace, prompt: str) -> int:
     print(f"nexus: conversation {message.conversation_id[:12]} · {meta.get('model_ref', '?')} · "
           f"{meta.get('latency_ms', 0):.0f} ms{tokens}", file=sys.stderr)
     return 0 if message.status == "complete" else EXIT_FAILED
+
+
+def _headless_approver(allow: bool) -> Any:
+    async def approve(request: Any) -> str:
+        verdict = "allowed (--yes)" if allow else "denied: pass --yes to allow risky tools"
+        print(f"nexus: {request.tool} is a risky tool; {verdict}", file=sys.stderr)
+        return "once" if allow else "deny"
+
+    return approve
+
+
+def _short(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -141,3 +141,40 @@ def test_chat_with_an_empty_model_folder_explains(tmp_path: Path, capsys) -> Non
     err = capsys.readouterr().err
     assert "empty-model" in err
     assert "no answer" in err
+
+
+def test_chat_runs_tools_and_denies_risky_ones_headless(server: ScriptedOpenAIServer, capsys, nexus_home: Path,
+                                                        monkeypatch) -> None:
+    from nexus_core.core import Core
+    from nexus_core.tools import tool
+
+    @tool(risk="risky")
+    def touch_file(ctx, name: str) -> str:
+        """Creates a file in the workspace."""
+        (ctx.workspace / name).write_text("x")
+        return "created"
+
+    real_open = Core.open
+
+    def open_with_tool(*args, **kwargs):
+        core = real_open(*args, **kwargs)
+        core.tools.register(touch_file, replace=True)
+        return core
+
+    monkeypatch.setattr(Core, "open", open_with_tool)
+    from tests.support.llm_servers import tool_calls
+
+    server.script(tool_calls([("c1", "touch_file", {"name": "a.txt"})]), text(["no file then"]))
+    assert main(["chat", "make a file", "--base-url", server.base_url, "--model", "alpha"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "no file then\n"
+    assert "touch_file is a risky tool; denied" in err
+    assert "failed (denied)" in err
+    server.script(tool_calls([("c2", "touch_file", {"name": "b.txt"})]), text(["made it"]))
+    assert main(["chat", "make a file", "--base-url", server.base_url, "--model", "alpha", "--yes"]) == 0
+    out, err = capsys.readouterr()
+    assert "allowed (--yes)" in err and "touch_file ok" in err
+    assert (nexus_home / "workspace" / "b.txt").exists()
+    server.script(text(["plain"]))
+    assert main(["chat", "hi", "--base-url", server.base_url, "--model", "alpha", "--no-tools"]) == 0
+    assert "tools" not in server.requests[-1].body
