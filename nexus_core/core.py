@@ -28,6 +28,7 @@ from nexus_core.secrets.lazy import LazyCredentialStore
 from nexus_core.store import Store
 from nexus_core.telemetry import TelemetrySampler
 from nexus_core.tools.base import ToolContext
+from nexus_core.tools.builtin import builtin_tools
 from nexus_core.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,8 @@ class Core:
         calls = CallRecorder(store)
         router = Router(providers, routing, calls)
         tools = ToolRegistry()
+        for builtin in builtin_tools():
+            tools.register(builtin)
         conversations = ConversationStore(store)
         services = {"telemetry": telemetry, "providers": providers, "conversations": conversations,
                     "settings": settings}
