@@ -28,7 +28,6 @@ from nexus_core.secrets.lazy import LazyCredentialStore
 from nexus_core.store import Store
 from nexus_core.telemetry import TelemetrySampler
 from nexus_core.tools.base import ToolContext
-from nexus_core.tools.builtin import builtin_tools
 from nexus_core.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -74,9 +73,7 @@ class Core:
         routing = RoutingTableStore(store)
         calls = CallRecorder(store)
         router = Router(providers, routing, calls)
-        tools = ToolRegistry()
-        for builtin in builtin_tools():
-            tools.register(builtin)
+        tools = ToolRegistry(loaders=[_builtin_tools])
         conversations = ConversationStore(store)
         services = {"telemetry": telemetry, "providers": providers, "conversations": conversations,
                     "settings": settings}
@@ -108,3 +105,9 @@ class Core:
         self.runner.shutdown(cancel=True, timeout=job_timeout)
         self.store.close()
         log.info("Nexus Studio core closed")
+
+
+def _builtin_tools() -> list:
+    from nexus_core.tools.builtin import builtin_tools
+
+    return builtin_tools()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from nexus_core.events import Emitter
 from nexus_core.providers.types import ToolSpec
@@ -10,12 +11,23 @@ from nexus_core.tools.base import Tool
 
 
 class ToolRegistry:
-    def __init__(self) -> None:
+    """``loaders`` supply tools on first use (the built-ins import httpx and more: not before the first paint)."""
+
+    def __init__(self, loaders: list[Callable[[], list[Tool]]] | None = None) -> None:
         self._tools: dict[str, Tool] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._loaders = list(loaders or [])
         self.changed: Emitter[None] = Emitter("tools.changed")
 
+    def _load(self) -> None:
+        with self._lock:
+            loaders, self._loaders = self._loaders, []
+            for loader in loaders:
+                for tool in loader():
+                    self._tools.setdefault(tool.name, tool)
+
     def register(self, tool: Tool, *, replace: bool = False) -> None:
+        self._load()
         with self._lock:
             if tool.name in self._tools and not replace:
                 raise ValueError(f"a tool named {tool.name!r} is already registered")
@@ -23,6 +35,7 @@ class ToolRegistry:
         self.changed.emit(None)
 
     def unregister(self, name: str) -> bool:
+        self._load()
         with self._lock:
             removed = self._tools.pop(name, None) is not None
         if removed:
@@ -30,14 +43,17 @@ class ToolRegistry:
         return removed
 
     def get(self, name: str) -> Tool | None:
+        self._load()
         with self._lock:
             return self._tools.get(name)
 
     def names(self) -> list[str]:
+        self._load()
         with self._lock:
             return sorted(self._tools)
 
     def tools(self) -> list[Tool]:
+        self._load()
         with self._lock:
             return [self._tools[n] for n in sorted(self._tools)]
 
