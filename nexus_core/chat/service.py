@@ -194,7 +194,8 @@ class ChatService:
                 raise asyncio.CancelledError
             conv = self.conversations.get(turn.conversation_id)
             history = [m for m in self.conversations.messages(turn.conversation_id)
-                       if m.id != turn.assistant_message_id and (m.content or m.tool_calls) and m.status != "error"]
+                       if m.id != turn.assistant_message_id and (m.content or m.tool_calls)
+                       and (m.status != "error" or m.role == "tool")]  # a failed tool's result still answers its call
             decision = await self.router.decide(
                 user.content, history_chars=sum(len(m.content) for m in history[:-1]),
                 override=model_override or conv.model_override, conversation_id=turn.conversation_id)
@@ -264,8 +265,12 @@ class ChatService:
         if not meta["notices"]:
             del meta["notices"]
         try:
+            # Calls the loop did not run (stopped mid-round, tools off) are kept as facts, not as calls: a call
+            # without a result in the history makes the next request invalid for every provider.
+            if result.tool_calls:
+                meta["unrun_tool_calls"] = [c.to_dict() for c in result.tool_calls]
             self.conversations.update_message(turn.assistant_message_id, content=result.text, status=status,
-                                              error=error or "", meta=meta, tool_calls=result.tool_calls or None)
+                                              error=error or "", meta=meta)
             stored = self.conversations.message(turn.assistant_message_id)
         except Exception:
             log.exception("could not store the answer of turn %s", turn.id)

@@ -1,7 +1,8 @@
 """The scrolling list of messages of one conversation; it follows a streaming answer only from the bottom.
 
 A long conversation is built newest first: the last messages at once, older ones above them a few at a
-time between other events, so opening it never freezes the window.
+time between other events, so opening it never freezes the window. Tool rows are not messages here:
+each is shown in the card of the call it answered.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 from app.panels.chat.markdown_render import MarkdownRenderer
 from app.panels.chat.message_widget import MessageWidget
 from app.panels.chat.render_pump import RenderPump
+from app.panels.chat.tool_card import ToolCard
+from app.panels.chat.tool_run import results_by_message
 from nexus_core.chat.conversations import StoredMessage
 
 BOTTOM_SLACK_PX = 24  # this close to the end counts as "at the bottom"
@@ -52,6 +55,8 @@ class MessageView(QScrollArea):
         self._stick_to_bottom = True
         self._idle = True
         self._older: list[StoredMessage] = []  # not built yet, oldest first
+        self._results: dict[str, dict[str, StoredMessage]] = {}  # message id → its calls' tool rows
+        self.card_choices: dict[str, bool] = {}  # call id → opened or closed by the user (kept across rebuilds)
         self._older_timer = QTimer(self)
         self._older_timer.setSingleShot(True)
         self._older_timer.timeout.connect(self._build_older)
@@ -72,6 +77,10 @@ class MessageView(QScrollArea):
     def widget_for(self, message_id: str) -> MessageWidget | None:
         return self._by_id.get(message_id)
 
+    def tool_cards(self) -> list[ToolCard]:
+        """Every tool card shown, top to bottom."""
+        return [card for widget in self._widgets for card in widget.cards()]
+
     @property
     def at_bottom(self) -> bool:
         bar = self.verticalScrollBar()
@@ -86,7 +95,9 @@ class MessageView(QScrollArea):
     def show_messages(self, messages: Iterable[StoredMessage]) -> None:
         """Replace the view's contents; the view then sits at the bottom (the latest message)."""
         self.clear()
-        shown = [m for m in messages if m.role != "system"]
+        messages = list(messages)
+        self._results = results_by_message(messages)
+        shown = [m for m in messages if m.role not in ("system", "tool")]
         self._older = shown[:-FIRST_BATCH]
         for message in shown[-FIRST_BATCH:]:
             self.add_message(message)
@@ -97,6 +108,28 @@ class MessageView(QScrollArea):
         """Append ``message`` at the end."""
         return self._place(message, self._layout.count() - 1)
 
+    def insert_round(self, messages: list[StoredMessage], before: str, call_ids: list[str]) -> None:
+        """Show the stored tool round (its text and cards) above the open answer ``before``.
+
+        ``messages`` is the whole stored conversation; the rows not shown yet that precede the answer are
+        added, up to the round that made ``call_ids`` (a later round is added when its own event comes).
+        """
+        anchor = self._by_id.get(before)
+        if anchor is None:
+            return
+        known = set(self._by_id) | {m.id for m in self._older}
+        results = results_by_message(messages)
+        wanted = set(call_ids)
+        for message in messages:
+            if message.id == before:
+                break
+            if message.role in ("system", "tool") or message.id in known:
+                continue
+            self._results[message.id] = results.get(message.id, {})
+            self._place(message, self._layout.indexOf(anchor)).set_actions(last_answer=False, idle=self._idle)
+            if wanted & {call.id for call in message.tool_calls}:
+                break
+
     def _build_older(self) -> None:
         started = time.perf_counter()
         while self._older and time.perf_counter() - started < OLDER_BUDGET_S:
@@ -106,7 +139,8 @@ class MessageView(QScrollArea):
             self._older_timer.start(0)
 
     def _place(self, message: StoredMessage, layout_index: int) -> MessageWidget:
-        widget = MessageWidget(message, self.renderer)
+        widget = MessageWidget(message, self.renderer, results=self._results.get(message.id),
+                               choices=self.card_choices)
         widget.pump = self.pump
         widget.regenerate_requested.connect(self.regenerate_requested)
         widget.resend_requested.connect(self.resend_requested)
@@ -124,6 +158,7 @@ class MessageView(QScrollArea):
 
     def clear(self) -> None:
         self._older = []
+        self._results = {}
         self._older_timer.stop()
         for widget in list(self._widgets):
             self._remove(widget)
@@ -147,11 +182,6 @@ class MessageView(QScrollArea):
 
     def scroll_to_bottom(self) -> None:
         self._stick_to_bottom = True
-        self._idle = True
-        self._older: list[StoredMessage] = []  # not built yet, oldest first
-        self._older_timer = QTimer(self)
-        self._older_timer.setSingleShot(True)
-        self._older_timer.timeout.connect(self._build_older)
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
 

@@ -1,4 +1,8 @@
-"""One message in the conversation view: who wrote it, its text, its actions, and for answers their facts."""
+"""One message in the conversation view: who wrote it, its text, its actions, and for answers their facts.
+
+An answer that asked for tools shows one card per call under its text; the tool rows that answered
+them are shown inside those cards, never as messages of their own.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,12 @@ from app.panels.chat import message_format
 from app.panels.chat.answer_body import AnswerBody
 from app.panels.chat.live_turn import LiveTurn
 from app.panels.chat.markdown_render import MarkdownRenderer
+from app.panels.chat.tool_card import ToolCard
+from app.panels.chat.tool_cards import ToolCardList
+from app.panels.chat.tool_run import ToolRun
 from app.panels.chat.user_body import UserBody
 from nexus_core.chat.conversations import StoredMessage
+from nexus_core.providers.types import ToolCall
 
 if TYPE_CHECKING:
     from app.panels.chat.render_pump import RenderPump
@@ -22,7 +30,7 @@ ROLE_NAMES = {"user": "You", "assistant": "Assistant", "tool": "Tool result", "s
 
 
 # The lines under a message, in display order, with their style names; each is made when first needed.
-INFO_LINES = {"tools": "muted", "status": "chatIncomplete", "error": "chatError", "notices": "muted",
+INFO_LINES = {"status": "chatIncomplete", "error": "chatError", "notices": "muted",
               "footer": "chatFooter"}
 
 
@@ -32,9 +40,12 @@ class MessageWidget(QFrame):
     regenerate_requested = Signal()
     resend_requested = Signal(str, str)  # message id, edited text
 
-    def __init__(self, message: StoredMessage, renderer: MarkdownRenderer, parent: QWidget | None = None) -> None:
+    def __init__(self, message: StoredMessage, renderer: MarkdownRenderer, parent: QWidget | None = None, *,
+                 results: dict[str, StoredMessage] | None = None, choices: dict[str, bool] | None = None) -> None:
         super().__init__(parent)
         self.message = message
+        self._results = results if results is not None else {}  # call id → the tool row that answered it
+        self._unsaved: dict[str, ToolRun] = {}  # runs seen live whose results the store never got (stopped)
         self.message_id = message.id
         self.role = message.role
         self.pump: RenderPump | None = None  # set by the view that shows it
@@ -58,6 +69,7 @@ class MessageWidget(QFrame):
 
         self.user_body: UserBody | None = None
         self.answer_body: AnswerBody | None = None
+        self.tool_cards: ToolCardList | None = None
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(12, 8, 12, 8)
         self._layout.setSpacing(4)
@@ -65,6 +77,8 @@ class MessageWidget(QFrame):
         if self.role == "assistant":
             self.answer_body = AnswerBody(renderer, self._render_source)
             self._layout.addWidget(self.answer_body)
+            self.tool_cards = ToolCardList(choices if choices is not None else {})
+            self._layout.addWidget(self.tool_cards)
         else:
             self.user_body = UserBody(message.content)
             self.user_body.resend_requested.connect(lambda text: self.resend_requested.emit(self.message_id, text))
@@ -72,6 +86,7 @@ class MessageWidget(QFrame):
             self._layout.addWidget(self.user_body)
         self._info: dict[str, QLabel] = {}
         self._show_facts()
+        self._show_tools()
 
     def _tool_button(self, text: str, tip: str) -> QToolButton:
         button = QToolButton()
@@ -110,6 +125,9 @@ class MessageWidget(QFrame):
         if self.answer_body is not None:
             self.answer_body.copy_code(index)
 
+    def cards(self) -> list[ToolCard]:
+        return self.tool_cards.cards() if self.tool_cards is not None else []
+
     def copy_message(self) -> None:
         QGuiApplication.clipboard().setText(self.plain_text())
 
@@ -139,13 +157,17 @@ class MessageWidget(QFrame):
 
     def live_changed(self) -> None:
         self._show_facts()
+        self._show_tools()
         self.request_render()
 
     def finish(self, message: StoredMessage) -> None:
         """The answer ended: show what the store kept, with its facts and status."""
+        if self._live is not None:  # stopped mid-round: these calls' results were never stored
+            self._unsaved = {call_id: run.stopped() for call_id, run in self._live.tools.items()}
         self.message = message
         self._live = None
         self._show_facts()
+        self._show_tools()
         self.request_render(soon=True)
 
     def request_render(self, *, soon: bool = False) -> None:
@@ -166,7 +188,6 @@ class MessageWidget(QFrame):
         message, live = self.message, self._live
         if self.role != "assistant":
             return
-        calls = [f"Called tool {call.name}" for call in message.tool_calls] if live is None else []
         notices = live.notices if live is not None else message.meta.get("notices") or []
         if live is not None:
             footer = message_format.live_footer(live)
@@ -175,7 +196,7 @@ class MessageWidget(QFrame):
         else:
             footer = message_format.footer(message.meta)
         status = "" if live is not None else message.status
-        self._set_info("tools", "\n".join(calls))
+        self.copy_button.setVisible(live is not None or bool(message.content))
         self._set_info("status", message_format.incomplete(message.error) if status == "partial" else "")
         self._set_info("error", (message.error or "No answer.") if status == "error" else "")
         self._set_info("notices", "\n".join(str(n) for n in notices))
@@ -193,7 +214,22 @@ class MessageWidget(QFrame):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             before = [name for name in INFO_LINES if name in self._info and name != line]
             position = list(INFO_LINES).index(line)
-            index = 2 + sum(1 for name in before if list(INFO_LINES).index(name) < position)
+            first = self._layout.indexOf(self.tool_cards) + 1  # the lines go under the text and the tool cards
+            index = first + sum(1 for name in before if list(INFO_LINES).index(name) < position)
             self._layout.insertWidget(index, label)
         label.setText(text)
         label.setVisible(bool(text))
+
+    def _show_tools(self) -> None:
+        if self.tool_cards is None:
+            return
+        if self._live is not None:
+            self.tool_cards.show_runs(list(self._live.tools.values()))
+        else:
+            self.tool_cards.show_runs([self._stored_run(call) for call in self.message.tool_calls])
+
+    def _stored_run(self, call: ToolCall) -> ToolRun:
+        row = self._results.get(call.id)
+        if row is None and call.id in self._unsaved:
+            return self._unsaved[call.id]
+        return ToolRun.stored(call, row)

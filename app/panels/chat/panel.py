@@ -4,6 +4,9 @@ Every answer streams on the core's async loop; ``TurnEvent``s arrive here on the
 fill the live buffer of their conversation. Drawing is coalesced by the view's render pump, so a fast
 model costs a few renders a second, not one per token. Switching conversations while one answers is
 safe: the store plus the live buffer rebuild the view.
+
+Tool calls show as cards: live from the turn events while a round runs, then (once the core stored the
+round ahead of the open answer) rebuilt from the stored rows. Risky calls ask through ``approvals``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from app.context import AppContext
+from app.panels.chat.approval_dialog import ApprovalDialog
+from app.panels.chat.approvals import ApprovalQueue
 from app.panels.chat.commands import CommandRunner
 from app.panels.chat.composer import Composer
 from app.panels.chat.conversation_list import ConversationList
@@ -24,8 +29,10 @@ from app.panels.chat.message_widget import MessageWidget
 from app.panels.chat.model_picker import ModelPicker, model_refs
 from app.panels.chat.notice_bar import NoticeBar
 from app.panels.chat.style import stylesheet
+from app.panels.chat.tool_card import ToolCard
 from app.panels.chat.turn_tracker import TurnTracker
 from app.panels.chat.warmup import warm_up
+from app.panels.chat.workspace_button import WorkspaceButton
 from app.panels.registry import Panel
 from nexus_core.chat.conversations import ConversationChange
 from nexus_core.chat.service import TurnEvent
@@ -53,9 +60,11 @@ class ChatPanel(Panel):
         self.title_label.setObjectName("chatTitle")
         self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.model_combo = ModelPicker()
+        self.workspace_button = WorkspaceButton(ctx.core)
         header = QHBoxLayout()
         header.setContentsMargins(16, 12, 16, 4)
         header.addWidget(self.title_label, 1)
+        header.addWidget(self.workspace_button)
         header.addWidget(QLabel("Model"))
         header.addWidget(self.model_combo)
         self.view = MessageView(MarkdownRenderer(ctx.effective_theme))
@@ -65,6 +74,7 @@ class ChatPanel(Panel):
         self.composer = self.composer_box.edit
         self.send_button = self.composer_box.send_button
         self.commands = CommandRunner(self, self.notice_bar)
+        self.approvals = ApprovalQueue(self.chat, self)
 
         conversation = QWidget()
         right = QVBoxLayout(conversation)
@@ -94,6 +104,7 @@ class ChatPanel(Panel):
         self.conversation_list.problem.connect(self.notice_bar.show_problem)
         self.conversation_list.info.connect(self.notice_bar.show_info)
         self.model_combo.chosen.connect(self._set_model)
+        self.workspace_button.problem.connect(self.notice_bar.show_problem)
         self.view.regenerate_requested.connect(self.regenerate)
         self.view.resend_requested.connect(self.edit_and_resend)
         self.composer_box.send_requested.connect(self.send)
@@ -101,6 +112,7 @@ class ChatPanel(Panel):
         self.turns.started.connect(self._turn_started)
         self.turns.changed.connect(self._live_changed)
         self.turns.grew.connect(self._live_grew)
+        self.turns.round_done.connect(self._round_done)
         self.turns.finished.connect(self._turn_finished)
         ctx.chat_events.fired.connect(self.turns.handle)
         ctx.conversations_changed.fired.connect(self._on_conversations_changed)
@@ -121,6 +133,14 @@ class ChatPanel(Panel):
     def message_widgets(self) -> list[MessageWidget]:
         return self.view.message_widgets()
 
+    def tool_cards(self) -> list[ToolCard]:
+        return self.view.tool_cards()
+
+    @property
+    def approval_dialog(self) -> ApprovalDialog | None:
+        """The open "allow this tool?" question, if any (more may wait behind it)."""
+        return self.approvals.dialog
+
     def is_answering(self) -> bool:
         """Whether the shown conversation has an answer being written."""
         cid = self._current
@@ -130,12 +150,14 @@ class ChatPanel(Panel):
 
     def panel_shown(self) -> None:
         self.view.pump.resume()
+        self.workspace_button.refresh()
         self.composer.setFocus()
 
     def panel_hidden(self) -> None:
         self.view.pump.pause()
 
     def shutdown(self) -> None:
+        self.approvals.close()
         self.view.pump.clear()
         self._list_timer.stop()
 
@@ -200,6 +222,7 @@ class ChatPanel(Panel):
             return
         self.turns.mark_stopping(cid)
         self.chat.stop(cid)
+        self.approvals.cancel(cid)  # after the stop: a "deny" must not let the turn go on to another round
         self._update_busy()
 
     def regenerate(self) -> None:
@@ -240,7 +263,22 @@ class ChatPanel(Panel):
         if widget is not None:
             widget.request_render()
 
+    def _round_done(self, live: LiveTurn, call_ids: list[str]) -> None:
+        """The round's text and tool results are stored above the open answer, whose text starts again."""
+        cid = live.conversation_id
+        widget = self.view.widget_for(live.message_id) if cid == self._current else None
+        if widget is None:
+            return
+        try:
+            messages = self.conversations.messages(cid)
+        except NexusError as exc:
+            self.notice_bar.show_problem(exc.user_message())
+            messages = []
+        self.view.insert_round(messages, live.message_id, call_ids)
+        widget.live_changed()
+
     def _turn_finished(self, live: LiveTurn | None, event: TurnEvent) -> None:
+        self.approvals.cancel(event.conversation_id)
         if event.conversation_id != self._current:
             return
         message_id = event.message.id if event.message is not None else live.message_id if live else None

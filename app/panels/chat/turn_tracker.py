@@ -14,8 +14,9 @@ from nexus_core.chat.service import TurnEvent
 
 class TurnTracker(QObject):
     started = Signal(object, object)  # LiveTurn, its "started" TurnEvent (the user message and the empty answer)
-    changed = Signal(object)  # LiveTurn: routed, a model tried, a notice, stopping
+    changed = Signal(object)  # LiveTurn: routed, a model tried, a notice, stopping, a tool started or finished
     grew = Signal(object)  # LiveTurn: more text (per token; receivers only schedule a render)
+    round_done = Signal(object, object)  # LiveTurn (its text restarted), the stored round's call ids
     finished = Signal(object, object)  # LiveTurn or None (not seen starting), the "finished" TurnEvent
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -59,3 +60,11 @@ class TurnTracker(QObject):
         elif event.kind == "notice":
             live.notices.append(event.text)
             self.changed.emit(live)
+        elif event.kind == "tool_started" and event.tool_call is not None:
+            live.tool_started(event.tool_call)
+            self.changed.emit(live)
+        elif event.kind == "tool_finished" and event.tool_result is not None:
+            live.tool_finished(event.tool_result)
+            self.changed.emit(live)
+        elif event.kind == "round_done":
+            self.round_done.emit(live, live.new_round())

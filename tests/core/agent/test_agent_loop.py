@@ -213,3 +213,20 @@ def test_stop_while_a_tool_runs(core: Core, server: ScriptedOpenAIServer) -> Non
     answer = turn.wait(5)
     assert time.perf_counter() - t0 < 2
     assert answer.status == "partial"
+
+
+def test_failed_tool_results_stay_in_the_history(core: Core, server: ScriptedOpenAIServer) -> None:
+    server.script(tool_calls([("c1", "picky", {"city": "Atlantis"})]), text(["no such city"]), text(["ok"]))
+    first = core.chat.send(None, "weather in Atlantis").wait(10)
+    core.chat.send(first.conversation_id, "never mind").wait(10)
+    roles = [m["role"] for m in server.requests[-1].body["messages"]]
+    assert roles == ["system", "user", "assistant", "tool", "assistant", "user"]
+
+
+def test_calls_never_run_are_not_left_without_results(core: Core, server: ScriptedOpenAIServer) -> None:
+    server.script(tool_calls([("c1", "add", {"a": 1, "b": 2})]), text(["fine"]))
+    first = core.chat.send(None, "add", use_tools=False).wait(10)
+    assert first.tool_calls == [] and first.meta["unrun_tool_calls"][0]["name"] == "add"
+    core.chat.send(first.conversation_id, "next").wait(10)
+    sent = server.requests[-1].body["messages"]
+    assert not any(m.get("tool_calls") for m in sent)
