@@ -226,7 +226,9 @@ class MessageWidget(QFrame):
         if self._live is not None:
             self.tool_cards.show_runs(list(self._live.tools.values()))
         else:
-            self.tool_cards.show_runs([self._stored_run(call) for call in self.message.tool_calls])
+            # Calls that never ran (the turn was stopped) are kept in the answer's meta; they show as "stopped".
+            unrun = [ToolCall(**c) for c in self.message.meta.get("unrun_tool_calls", [])]
+            self.tool_cards.show_runs([self._stored_run(call) for call in [*self.message.tool_calls, *unrun]])
 
     def _stored_run(self, call: ToolCall) -> ToolRun:
         row = self._results.get(call.id)
