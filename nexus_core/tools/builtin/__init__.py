@@ -12,6 +12,7 @@ from nexus_core.tools.base import Tool
 from nexus_core.tools.builtin import (  # the modules, so ``builtin.weather`` stays the module (patchable)
     calculator,
     clock,
+    code_interpreter,
     files,
     models,
     shell,
@@ -27,4 +28,5 @@ def builtin_tools() -> list[Tool]:
     """Every built-in tool, in the order they are shown to the user."""
     return [calculator.calculator, clock.current_time, clock.convert_time, weather.weather, web_fetch.web_fetch,
             files.list_files, files.read_file, files.search_files, files.write_file, shell.shell,
+            code_interpreter.run_python,
             models.list_models, models.switch_model, system_info.system_info]

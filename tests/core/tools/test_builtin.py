@@ -10,7 +10,7 @@ from nexus_core.tools.builtin import builtin_tools
 from tests.core.tools.helpers import param_descriptions
 
 EXPECTED = {"calculator", "current_time", "convert_time", "weather", "web_fetch", "list_files", "read_file",
-            "search_files", "write_file", "shell", "list_models", "switch_model", "system_info"}
+            "search_files", "write_file", "shell", "run_python", "list_models", "switch_model", "system_info"}
 
 
 def test_builtin_tools_lists_each_tool_once() -> None:
@@ -20,8 +20,8 @@ def test_builtin_tools_lists_each_tool_once() -> None:
     assert {t.name for t in tools} == EXPECTED
 
 
-def test_only_writing_and_shell_tools_are_risky() -> None:
-    assert {t.name for t in builtin_tools() if t.risk == "risky"} == {"write_file", "shell"}
+def test_only_writing_shell_and_code_tools_are_risky() -> None:
+    assert {t.name for t in builtin_tools() if t.risk == "risky"} == {"write_file", "shell", "run_python"}
 
 
 def test_every_tool_and_parameter_is_described_for_the_model() -> None:

@@ -1,0 +1,6 @@
+# Tries: a fork bomb with os.fork.
+# ruff: noqa
+import os
+
+while True:
+    os.fork()

@@ -1,0 +1,4 @@
+# Tries: never finish (an empty infinite loop).
+# ruff: noqa
+while True:
+    pass
