@@ -37,15 +37,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _preload_then_freeze(core: Any) -> None:
-    """Import provider SDKs, then move everything loaded so far out of the garbage collector's sight.
+    """Import provider SDKs and probe the sandbox, then hide everything loaded so far from the garbage collector.
 
     Start-up leaves hundreds of thousands of long-lived objects; without ``gc.freeze()`` each full
     collection walks them all, a 40-100 ms pause of the GUI thread in the middle of a streaming answer.
     """
     try:
         core.providers.preload_sdks()
+        from nexus_core.sandbox import sandbox_capabilities
+
+        caps = sandbox_capabilities()  # probed once, so approval dialogs can say how strong the sandbox is
+        log.info("sandbox: %s (%s)", caps.strength, caps.reason)
     except Exception:
-        log.exception("preloading provider SDKs failed")
+        log.exception("preloading provider SDKs or probing the sandbox failed")
     gc.freeze()
 
 

@@ -34,6 +34,7 @@ class ApprovalRequest:
     description: str
     arguments: dict[str, Any]
     call_id: str
+    isolation: str = ""  # where it runs, and how strongly that is isolated (the dialog shows it)
 
 
 Approver = Callable[[ApprovalRequest], Awaitable[Approval]]
@@ -152,7 +153,7 @@ class AgentLoop:
         if approver is None:
             return "deny"
         decision = await approver(ApprovalRequest(ctx.conversation_id, tool.name, tool.description,
-                                                  arguments, call.id))
+                                                  arguments, call.id, await asyncio.to_thread(isolation_of, tool)))
         if decision == "always":
             allowed.add(tool.name)
         return decision
@@ -180,3 +181,15 @@ def _failed(call: ToolCall, failure: ToolFailure, started: float, approval: str 
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
+
+
+def isolation_of(tool: Tool) -> str:
+    """How a risky tool's work is contained, in words for the approval dialog."""
+    if not tool.sandboxed:
+        return "Runs directly on this computer (not in the sandbox), in the workspace folder."
+    from nexus_core.sandbox import sandbox_capabilities
+
+    caps = sandbox_capabilities()
+    if caps.bubblewrap:
+        return "Runs in the sandbox with strong isolation (bubblewrap: no network, read-only system)."
+    return f"Runs in the sandbox, but WEAKER isolation here: {caps.reason}"

@@ -60,6 +60,7 @@ class Tool:
     risk: Risk = "safe"
     timeout_s: float = 30.0
     wants_context: bool = False
+    sandboxed: bool = False  # runs its work inside nexus_core.sandbox (approval dialogs say how strongly)
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -78,11 +79,13 @@ class Tool:
 
 
 def tool(name: str | None = None, *, risk: Risk = "safe", timeout_s: float = 30.0,
-         description: str | None = None) -> Callable[[Callable[..., Any]], Tool]:
+         description: str | None = None, sandboxed: bool = False) -> Callable[[Callable[..., Any]], Tool]:
     """Turn a function into a :class:`Tool`; its docstring's first paragraph is the description."""
 
     def wrap(fn: Callable[..., Any]) -> Tool:
-        return build_tool(fn, name=name, risk=risk, timeout_s=timeout_s, description=description)
+        built = build_tool(fn, name=name, risk=risk, timeout_s=timeout_s, description=description)
+        built.sandboxed = sandboxed
+        return built
 
     return wrap
 

@@ -172,6 +172,7 @@ def test_denying_a_risky_tool_does_not_run_it(panel, server, qtbot) -> None:
     type_and_send(qtbot, panel, "write a note")
     dialog = wait_dialog(qtbot, panel)
     assert "write_note" in dialog.windowTitle() and "Writes a note" in dialog.description_label.text()
+    assert "not in the sandbox" in dialog.isolation_label.text()  # a plain tool says it runs unsandboxed
     assert json.loads(dialog.arguments_text()) == {"name": "note.txt", "text": "rm -rf nothing"}
     assert dialog.always_button.text() == "Always allow write_note in this conversation"
     assert cards(panel)[0].state == "running"

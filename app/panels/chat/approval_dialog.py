@@ -32,6 +32,9 @@ class ApprovalDialog(QDialog):
         where.setObjectName("muted")
         where.setVisible(bool(conversation_title))
         self.description_label = _label(request.description)
+        self.isolation_label = _label(request.isolation)
+        self.isolation_label.setObjectName("approvalIsolation")
+        self.isolation_label.setVisible(bool(request.isolation))
         self.command_label = _label(tool_format.prominent(request.arguments))
         self.command_label.setObjectName("approvalCommand")
         self.command_label.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
@@ -59,7 +62,8 @@ class ApprovalDialog(QDialog):
             buttons.addWidget(button)
 
         layout = QVBoxLayout(self)
-        for widget in (heading, where, self.description_label, self.command_label, _label("Arguments:"),
+        for widget in (heading, where, self.description_label, self.isolation_label, self.command_label,
+                       _label("Arguments:"),
                        self.arguments_view):
             layout.addWidget(widget)
         layout.addLayout(buttons)

@@ -10,7 +10,7 @@ from nexus_core.tools.base import tool
 MAX_OUTPUT_CHARS = 20_000
 
 
-@tool(name="run_python", risk="risky", timeout_s=45.0)
+@tool(name="run_python", risk="risky", timeout_s=45.0, sandboxed=True)
 async def run_python(code: str) -> dict[str, Any]:
     """Run a Python program in an isolated sandbox and return what it printed.
 

@@ -230,3 +230,22 @@ def test_calls_never_run_are_not_left_without_results(core: Core, server: Script
     core.chat.send(first.conversation_id, "next").wait(10)
     sent = server.requests[-1].body["messages"]
     assert not any(m.get("tool_calls") for m in sent)
+
+
+def test_approval_request_says_how_the_tool_is_isolated(core: Core, server: ScriptedOpenAIServer) -> None:
+    from nexus_core.sandbox import sandbox_capabilities
+
+    requests = []
+
+    def answer(pending: PendingApproval) -> None:
+        requests.append(pending.request)
+        pending.respond("once")
+
+    core.chat.approvals.connect(answer)
+    server.script(tool_calls([("c1", "run_python", {"code": "print(6 * 7)"})]), text(["42 it is"]))
+    answer_msg = core.chat.send(None, "compute 6*7 in python").wait(30)
+    assert answer_msg.content == "42 it is"
+    expected = "strong isolation" if sandbox_capabilities().bubblewrap else "WEAKER isolation"
+    assert expected in requests[0].isolation
+    result = json.loads(_tool_messages(server)[0]["content"])
+    assert result["stdout"] == "42\n" and result["exit_code"] == 0
