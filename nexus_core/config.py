@@ -40,6 +40,9 @@ class Settings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Detail written to the log file.")
     workspace_dir: Path | None = Field(None, description="Folder the agent's file tools may use.")
+    web_fetch_allow_private: bool = Field(False, description="Let the web-fetch tool read addresses on this "
+                                          "computer and the local network (off: a web page cannot steer the model "
+                                          "into your router or local services).")
     chat_system_prompt: str = Field("You are Nexus, a helpful assistant running in Nexus Studio. Answer clearly; "
                                     "use Markdown, and fenced code blocks for code.",
                                     max_length=20000, description="The system prompt every chat starts with.")

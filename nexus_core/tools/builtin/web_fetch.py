@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import html as html_lib
+import ipaddress
 import re
 from html.parser import HTMLParser
 from typing import Annotated
@@ -15,7 +16,7 @@ from typing import Annotated
 import httpx
 from pydantic import Field
 
-from nexus_core.tools.base import ToolFailure, tool
+from nexus_core.tools.base import ToolContext, ToolFailure, tool
 from nexus_core.tools.builtin._http import USER_AGENT, failure_for
 
 MAX_BYTES = 2 * 1024 * 1024
@@ -30,7 +31,7 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 
 
 @tool(risk="safe", timeout_s=60.0)
-async def web_fetch(url: str, max_chars: Annotated[int, Field(ge=100, le=100_000)] = 8000) -> str:
+async def web_fetch(ctx: ToolContext, url: str, max_chars: Annotated[int, Field(ge=100, le=100_000)] = 8000) -> str:
     """Fetch a web page (or a text/JSON URL) and return its title and readable main text.
 
     Args:
@@ -38,8 +39,11 @@ async def web_fetch(url: str, max_chars: Annotated[int, Field(ge=100, le=100_000
         max_chars: the most characters of text to return; longer pages are cut with a note.
     """
     target = _check_url(url)
+    settings = ctx.services.get("settings")
+    hooks = {} if getattr(settings, "web_fetch_allow_private", False) else {"request": [_refuse_private_hosts]}
     client = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True, max_redirects=MAX_REDIRECTS,
-                               headers={"User-Agent": USER_AGENT, "Accept": "text/html,*/*;q=0.8"})
+                               headers={"User-Agent": USER_AGENT, "Accept": "text/html,*/*;q=0.8"},
+                               event_hooks=hooks)
     try:
         async with client, client.stream("GET", target) as response:
             if response.status_code >= 400:
@@ -60,6 +64,25 @@ async def web_fetch(url: str, max_chars: Annotated[int, Field(ge=100, le=100_000
     else:
         title, content = "", text.strip()
     return _render(final_url, title, content, max_chars, cut)
+
+
+async def _refuse_private_hosts(request: httpx.Request) -> None:
+    """Runs before the first request and every redirect: a page the model reads must not steer it into this
+    computer or the local network (router pages, local LLM servers, cloud metadata endpoints)."""
+    host = request.url.host
+    try:
+        addresses = {ipaddress.ip_address(host.strip("[]"))}
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, request.url.port or 443)
+        except OSError as exc:
+            raise ToolFailure(f"cannot resolve {host}: {exc.strerror or exc}", kind="http_error") from None
+        addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
+    for address in addresses:
+        if not address.is_global:
+            raise ToolFailure(f"refusing to fetch {request.url}: {host} is {address}, an address on this computer or "
+                              "the local network. (The user can allow this with the setting "
+                              "web_fetch_allow_private.)", kind="private_address")
 
 
 def _check_url(url: str) -> str:

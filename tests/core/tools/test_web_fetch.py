@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from nexus_core.tools import ToolFailure
+from nexus_core.config import Settings
+from nexus_core.tools import ToolContext, ToolFailure
 from nexus_core.tools.builtin import web_fetch as web_fetch_module
 from nexus_core.tools.builtin.web_fetch import web_fetch
 from tests.core.tools.helpers import LoopbackServer, Response, call
@@ -69,8 +71,21 @@ def server() -> Iterator[LoopbackServer]:
         yield srv
 
 
-def fetch(url: str, **extra: object) -> str:
-    return call(web_fetch, {"url": url, **extra})
+def fetch(url: str, *, allow_private: bool = True, **extra: object) -> str:
+    """The stand-in server is on loopback, which the tool refuses unless the user allowed it."""
+    settings = Settings(web_fetch_allow_private=allow_private)
+    return call(web_fetch, {"url": url, **extra}, ToolContext(Path.cwd(), services={"settings": settings}))
+
+
+def test_local_addresses_are_refused_unless_allowed(server: LoopbackServer) -> None:
+    with pytest.raises(ToolFailure) as info:
+        fetch(server.url("/article"), allow_private=False)
+    assert info.value.kind == "private_address"
+    assert "127.0.0.1" in str(info.value) and "web_fetch_allow_private" in str(info.value)
+    with pytest.raises(ToolFailure, match="local network"):
+        fetch("http://192.168.1.1/admin", allow_private=False)
+    with pytest.raises(ToolFailure, match="local network"):
+        fetch("http://169.254.169.254/latest/meta-data/", allow_private=False)  # cloud metadata endpoint
 
 
 def test_an_article_comes_back_as_title_and_main_text_without_boilerplate(server: LoopbackServer) -> None:
@@ -170,7 +185,7 @@ def test_schema() -> None:
     params = web_fetch.parameters
     assert params["required"] == ["url"]
     assert params["properties"]["max_chars"]["default"] == 8000
-    assert not web_fetch.wants_context and web_fetch.risk == "safe"
+    assert web_fetch.wants_context and web_fetch.risk == "safe"  # ctx: the settings say whether local hosts are allowed
 
 
 def test_a_bare_host_name_gets_https() -> None:
