@@ -8,8 +8,8 @@ from typing import Any
 
 from nexus_core.providers.base import ModelInfo
 from nexus_core.providers.errors import FailureKind, ProviderError
-from nexus_core.providers.http_errors import final_event, translate
-from nexus_core.providers.openai_compat import _close_quietly
+from nexus_core.providers.http_errors import final_event
+from nexus_core.providers.sdk_base import SdkProvider, close_quietly
 from nexus_core.providers.types import ChatMessage, ChatRequest, StreamEvent, TextDelta, ToolCallDelta, Usage
 
 DEFAULT_MAX_TOKENS = 4096  # the Messages API requires a limit
@@ -44,21 +44,14 @@ def to_anthropic(messages: list[ChatMessage]) -> tuple[str, list[dict[str, Any]]
     return system, out
 
 
-class AnthropicProvider:
+class AnthropicProvider(SdkProvider):
     kind = "anthropic"
+    default_base_url = "https://api.anthropic.com"
 
     def __init__(self, name: str, *, api_key: str | None, base_url: str = "", key_hint: str = "",
                  timeout_s: float = 120.0, connect_timeout_s: float = 5.0) -> None:
-        self.name = name
-        self.base_url = base_url.rstrip("/")
-        self._api_key = api_key
-        self.key_hint = key_hint or f"the API key of provider {name!r}"
-        self.timeout_s = timeout_s
-        self.connect_timeout_s = connect_timeout_s
-        self._client: Any = None
-
-    def __repr__(self) -> str:
-        return f"AnthropicProvider(name={self.name!r}, base_url={self.base_url!r})"
+        super().__init__(name, base_url, api_key=api_key, key_hint=key_hint, timeout_s=timeout_s,
+                         connect_timeout_s=connect_timeout_s)
 
     def _sdk(self) -> Any:
         if not self._api_key:
@@ -71,10 +64,6 @@ class AnthropicProvider:
             self._client = anthropic.AsyncAnthropic(api_key=self._api_key, base_url=self.base_url or None,
                                                     timeout=timeout, max_retries=0)
         return self._client
-
-    def _error(self, exc: BaseException, model: str, started: bool) -> ProviderError:
-        return translate(exc, provider=self.name, model=model, key_hint=self.key_hint,
-                         base_url=self.base_url or "https://api.anthropic.com", started_answer=started)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         system, messages = to_anthropic(request.messages)
@@ -137,28 +126,15 @@ class AnthropicProvider:
                                         f"mid-answer: {getattr(error, 'message', error)}", provider=self.name,
                                         model=request.model, hint="Regenerate to try again.")
         except (asyncio.CancelledError, GeneratorExit, ProviderError):
-            await _close_quietly(stream)
+            await close_quietly(stream)
             raise
         except Exception as exc:
-            await _close_quietly(stream)
+            await close_quietly(stream)
             raise self._error(exc, request.model, started) from exc
         yield final_event(finish, response_model, started=started, provider=self.name, model=request.model)
 
-    async def list_models(self) -> list[ModelInfo]:
-        try:
-            page = await self._sdk().models.list()
-            items = [m async for m in page]
-        except (asyncio.CancelledError, ProviderError):
-            raise
-        except Exception as exc:
-            raise self._error(exc, "", False) from exc
-        return sorted((ModelInfo(id=m.id, provider=self.name, owned_by="anthropic") for m in items),
-                      key=lambda m: m.id.lower())
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.close()
+    def _model_info(self, model: Any) -> ModelInfo:
+        return ModelInfo(id=model.id, provider=self.name, owned_by="anthropic")
 
 
 def _total_input(usage: Any) -> int | None:

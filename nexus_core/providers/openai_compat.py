@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from nexus_core.providers.base import ModelInfo
-from nexus_core.providers.errors import ProviderError
-from nexus_core.providers.http_errors import final_event, translate
+from nexus_core.providers.http_errors import final_event
+from nexus_core.providers.sdk_base import SdkProvider, close_quietly
 from nexus_core.providers.types import ChatMessage, ChatRequest, StreamEvent, TextDelta, ToolCallDelta, Usage
 
 NO_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
@@ -30,23 +30,15 @@ def to_openai_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
     return out
 
 
-class OpenAICompatProvider:
+class OpenAICompatProvider(SdkProvider):
     kind = "openai"
 
     def __init__(self, name: str, base_url: str, *, api_key: str | None = None, key_hint: str = "",
                  timeout_s: float = 120.0, connect_timeout_s: float = 5.0,
                  extra_headers: dict[str, str] | None = None) -> None:
-        self.name = name
-        self.base_url = base_url.rstrip("/")
-        self._api_key = api_key or NO_KEY
-        self.key_hint = key_hint or f"the API key of provider {name!r}"
-        self.timeout_s = timeout_s
-        self.connect_timeout_s = connect_timeout_s
+        super().__init__(name, base_url, api_key=api_key or NO_KEY, key_hint=key_hint, timeout_s=timeout_s,
+                         connect_timeout_s=connect_timeout_s)
         self._extra_headers = dict(extra_headers or {})
-        self._client: Any = None
-
-    def __repr__(self) -> str:
-        return f"OpenAICompatProvider(name={self.name!r}, base_url={self.base_url!r})"
 
     def _sdk(self) -> Any:
         if self._client is None:
@@ -56,10 +48,6 @@ class OpenAICompatProvider:
             self._client = openai.AsyncOpenAI(base_url=self.base_url, api_key=self._api_key, timeout=timeout,
                                               max_retries=0, default_headers=self._extra_headers or None)
         return self._client
-
-    def _error(self, exc: BaseException, model: str, started: bool) -> ProviderError:
-        return translate(exc, provider=self.name, model=model, key_hint=self.key_hint, base_url=self.base_url,
-                         started_answer=started)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         params: dict[str, Any] = {"model": request.model, "messages": to_openai_messages(request.messages),
@@ -103,29 +91,16 @@ class OpenAICompatProvider:
                     if choice.finish_reason:
                         finish = _FINISH.get(choice.finish_reason, choice.finish_reason)
         except (asyncio.CancelledError, GeneratorExit):  # task cancelled, or the consumer closed us early
-            await _close_quietly(stream)
+            await close_quietly(stream)
             raise
         except Exception as exc:
-            await _close_quietly(stream)
+            await close_quietly(stream)
             raise self._error(exc, request.model, started) from exc
         yield final_event(finish, response_model, started=started, provider=self.name, model=request.model)
 
-    async def list_models(self) -> list[ModelInfo]:
-        try:
-            page = await self._sdk().models.list()
-            items = [m async for m in page]
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            raise self._error(exc, "", False) from exc
-        models = [ModelInfo(id=m.id, provider=self.name, context_length=_context_length(m),
-                            owned_by=getattr(m, "owned_by", "") or "") for m in items]
-        return sorted(models, key=lambda m: m.id.lower())
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.close()
+    def _model_info(self, model: Any) -> ModelInfo:
+        return ModelInfo(id=model.id, provider=self.name, context_length=_context_length(model),
+                         owned_by=getattr(model, "owned_by", "") or "")
 
 
 def _context_length(model: Any) -> int | None:
@@ -135,10 +110,3 @@ def _context_length(model: Any) -> int | None:
         if isinstance(value, int):
             return value
     return None
-
-
-async def _close_quietly(stream: Any) -> None:
-    try:
-        await asyncio.shield(stream.close())
-    except BaseException:  # closing after a failure must not mask it
-        pass
