@@ -63,7 +63,8 @@ def resolve_model_override(core: Any, args: argparse.Namespace) -> str | None:
             raise NexusError(f"There is no saved provider named {args.provider!r} (saved: {names}).",
                              hint="Add one with `nexus providers add`, or use --base-url.")
         if key:
-            core.providers.register_temporary(build_provider(config, key, f"${args.api_key_env}"))
+            core.providers.register_temporary(build_provider(config, key, f"${args.api_key_env}",
+                                                                     core.models))
         return f"{args.provider}/{args.model or _first_model(core, args.provider)}"
     if args.model:
         provider, sep, _ = args.model.partition("/")

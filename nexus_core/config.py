@@ -40,6 +40,9 @@ class Settings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Detail written to the log file.")
     workspace_dir: Path | None = Field(None, description="Folder the agent's file tools may use.")
+    model_folders: list[Path] = Field(default_factory=list, description="Folders the Models panel scans for "
+                                      "local models (the Hugging Face cache is always scanned).")
+    scan_hf_cache: bool = Field(True, description="Also list the models in the Hugging Face cache.")
     web_fetch_allow_private: bool = Field(False, description="Let the web-fetch tool read addresses on this "
                                           "computer and the local network (off: a web page cannot steer the model "
                                           "into your router or local services).")

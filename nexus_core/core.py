@@ -19,6 +19,8 @@ from nexus_core.chat.service import ChatService
 from nexus_core.config import Settings, load_settings, save_settings
 from nexus_core.jobs import JobRunner
 from nexus_core.logs import setup_logging
+from nexus_core.models.manager import ModelManager
+from nexus_core.models.scan import model_roots
 from nexus_core.paths import DataPaths
 from nexus_core.providers.pool import ProviderPool
 from nexus_core.providers.records import CallRecorder
@@ -48,6 +50,7 @@ class Core:
     router: Router
     chat: ChatService
     tools: ToolRegistry
+    models: ModelManager
     problems: list[str] = field(default_factory=list)  # things the user should be told once, at start
 
     @classmethod
@@ -69,7 +72,8 @@ class Core:
                                      nvml=nvml)
         aio = AsyncLoopThread()
         credentials = LazyCredentialStore(paths.credentials_file, keyring_backend=keyring_backend)
-        providers = ProviderPool(store, credentials)
+        models = ModelManager(search_roots=lambda: model_roots(settings))
+        providers = ProviderPool(store, credentials, models=models)
         routing = RoutingTableStore(store)
         calls = CallRecorder(store)
         router = Router(providers, routing, calls)
@@ -89,7 +93,7 @@ class Core:
         # where keys are entered, and the passphrase dialog repeats it.
         problems = [*loaded.problems, *providers.problems, *routing.problems]
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
-                   chat, tools, problems)
+                   chat, tools, models, problems)
 
     def save_settings(self) -> None:
         save_settings(self.paths.settings_file, self.settings)
@@ -101,6 +105,7 @@ class Core:
             self.aio.run(self.providers.aclose(), timeout=5.0)
         except Exception:
             log.exception("closing providers failed")
+        self.models.unload_all()
         self.aio.stop()
         self.runner.shutdown(cancel=True, timeout=job_timeout)
         self.store.close()

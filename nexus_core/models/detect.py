@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import re
 import struct
 import zipfile
 from collections import Counter
@@ -80,6 +81,7 @@ class ModelInfo:
     pipeline_class: str | None = None
     components: dict[str, str] = field(default_factory=dict)
     base_model: str | None = None
+    parameters_by_dtype: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (paths as strings) for ``nexus models inspect --json``."""
@@ -261,6 +263,8 @@ def classify_config(config: dict[str, Any]) -> str:
         return "causal_lm"
     if arch.endswith("ForConditionalGeneration"):
         return "seq2seq"
+    if arch.endswith("Model") and "vocab_size" in config and not config.get("is_encoder_decoder"):
+        return "causal_lm"  # a decoder's base model (no LM head): loads through the cascade's AutoModel step
     return "unknown"
 
 
@@ -322,6 +326,7 @@ def inspect_model(path: Path | str) -> ModelInfo:
     info.parameters, info.size_bytes = acc.parameters, acc.size_bytes
     if acc.dtypes:
         info.dtype = acc.dtypes.most_common(1)[0][0]
+        info.parameters_by_dtype = dict(acc.dtypes)
     if not info.shards and info.category not in ("unknown",):
         info.problems.append("No weight files found.")
     return info
@@ -366,5 +371,20 @@ def _inspect_sae(folder: Path, names: set[str], info: ModelInfo) -> None:
         info.base_model = str(cfg["model_name"]) if cfg.get("model_name") else None
         info.architecture = str(cfg.get("architecture") or "sae")
         info.dtype = str(cfg["dtype"]) if cfg.get("dtype") else None
+    if info.base_model is None:
+        info.base_model = gemma_scope_base(folder)
     if not any(n in names for n in SAE_WEIGHTS):
         info.problems.append("cfg.json found but no sae_weights.safetensors or params.npz.")
+
+
+_GEMMA_SCOPE = re.compile(r"gemma-scope-(\d+b)-(pt|it)")
+
+
+def gemma_scope_base(folder: Path) -> str | None:
+    """Gemma-Scope releases carry no config; their folder names say the base (``gemma-scope-2b-pt-res/...``)."""
+    for part in reversed(folder.parts):
+        match = _GEMMA_SCOPE.search(part)
+        if match:
+            size, variant = match.groups()
+            return f"google/gemma-2-{size}" + ("-it" if variant == "it" else "")
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nexus_core.errors import NexusError
 from nexus_core.models.detect import SAE_WEIGHTS, ModelFolderError, ModelInfo, inspect_model
@@ -20,6 +21,25 @@ class ScanResult:
 
     models: list[ModelInfo] = field(default_factory=list)
     errors: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache, honouring the same environment variables the hub library does."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    base = Path(os.environ["XDG_CACHE_HOME"]).expanduser() if os.environ.get("XDG_CACHE_HOME") else (
+        Path.home() / ".cache")
+    return base / "huggingface" / "hub"
+
+
+def model_roots(settings: Any) -> list[Path]:
+    """Where to look for models: the user's folders, then the Hugging Face cache when enabled."""
+    roots = [Path(p).expanduser() for p in settings.model_folders]
+    if settings.scan_hf_cache:
+        roots.append(hf_cache_dir())
+    return roots
 
 
 def is_model_folder(names: set[str]) -> bool:

@@ -84,8 +84,34 @@ def is_model_supported(model: Path | str | ModelInfo, *, trust_remote_code: bool
         return SupportReport(False, "transformers is not installed.", strategy, False)
     if not info.model_type:
         return SupportReport(False, "config.json has no model_type.", strategy, False)
-    if info.model_type not in known:
-        return SupportReport(False, f"transformers {_transformers_version()} does not know model type "
-                                    f"{info.model_type!r}; a newer transformers may.", strategy, False)
-    return SupportReport(True, f"{info.model_type} is known to transformers {_transformers_version()}.",
-                         strategy, False)
+    arch_known = _transformers_has(info.architecture)
+    if arch_known:
+        strategy = str(info.architecture)
+    if info.model_type in known:
+        return SupportReport(True, f"{info.model_type} is known to transformers {_transformers_version()}.",
+                             strategy, False)
+    from nexus_core.models.loader import model_type_alias
+
+    alias = model_type_alias(info.model_type)
+    if alias and alias in known:
+        return SupportReport(True, f"Model type {info.model_type!r} is not in transformers "
+                                   f"{_transformers_version()}; it loads as the compatible {alias!r}.", strategy, False)
+    if arch_known:
+        return SupportReport(True, f"Model type {info.model_type!r} is not in transformers {_transformers_version()}; "
+                                   f"it loads with {info.architecture}, the class its config.json names.",
+                             strategy, False)
+    return SupportReport(False, f"transformers {_transformers_version()} does not know model type "
+                                f"{info.model_type!r} or the class {info.architecture!r}; a newer transformers may, or "
+                                "register an alias to a known model type.", strategy, False)
+
+
+def _transformers_has(name: str | None) -> bool:
+    """Whether transformers exports the class ``name`` (this imports that model's code, which is cached)."""
+    if not name:
+        return False
+    try:
+        import transformers
+
+        return isinstance(getattr(transformers, name), type)
+    except (ImportError, AttributeError, RuntimeError):
+        return False

@@ -14,17 +14,17 @@ import concurrent.futures
 import contextlib
 import copy
 import gc
-import importlib.util
 import json
 import logging
 import queue
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from nexus_core.models.devices import ModelLoadError
+from nexus_core.models.manager import ModelManager
 from nexus_core.providers.base import ModelInfo
 from nexus_core.providers.errors import FailureKind, ProviderError
 from nexus_core.providers.types import (
@@ -48,8 +48,6 @@ WEIGHT_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json"
 # End-of-turn markers of common chat templates: many folders list only the end-of-text token as EOS,
 # so without these the model would run on past its own turn.
 END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>")
-_DTYPES = {"float32": "float32", "fp32": "float32", "float": "float32", "float16": "float16", "fp16": "float16",
-           "half": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16"}
 _DOWNLOAD_HINT = ("Download the complete model again into this folder (for example `hf download <repo> "
                   "--local-dir <folder>`), or pick another folder in the provider settings.")
 _CLOSE_WAIT_S = 30.0
@@ -60,6 +58,15 @@ _CLOSE_WAIT_S = 30.0
 
 def _folder_error(folder: Path, what: str, hint: str = _DOWNLOAD_HINT, *, provider: str = "") -> ProviderError:
     return ProviderError(FailureKind.MODEL_FOLDER, what, provider=provider, model=folder.name, hint=hint)
+
+
+def _provider_error(exc: ModelLoadError, provider: LocalTransformersProvider) -> ProviderError:
+    """The loader's verdict in the router's terms: settings and missing libraries are configuration problems,
+    memory is a (retry-later) server condition, everything else is the folder's fault."""
+    kind = {"settings": FailureKind.NOT_CONFIGURED, "dependency": FailureKind.NOT_CONFIGURED,
+            "consent": FailureKind.NOT_CONFIGURED, "memory": FailureKind.SERVER}.get(exc.kind, FailureKind.MODEL_FOLDER)
+    what = exc.what if exc.path is None else f"{exc.what} ({exc.path})"
+    return ProviderError(kind, what, provider=provider.name, model=provider.model_id, hint=exc.hint)
 
 
 def check_model_folder(folder: Path, *, provider: str = "") -> None:
@@ -169,32 +176,6 @@ def to_hf_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
 def to_hf_tools(tools: list[ToolSpec]) -> list[dict[str, Any]]:
     return [{"type": "function", "function": {"name": t.name, "description": t.description,
                                               "parameters": t.parameters}} for t in tools]
-
-
-def resolve_device(requested: str, *, cuda_available: bool, mps_available: bool = False) -> str:
-    """``auto`` picks CUDA when there is one; an explicit GPU that is absent is a settings problem, said so."""
-    device = (requested or "auto").strip().lower()
-    if device == "auto":
-        return "cuda" if cuda_available else "cpu"
-    if device.startswith("cuda") and not cuda_available:
-        raise ProviderError(FailureKind.NOT_CONFIGURED, f"The local model is set to run on {device!r}, but "
-                            "PyTorch sees no CUDA GPU.", hint="Set the device to auto or cpu, or install the "
-                            "CUDA build of PyTorch and an NVIDIA driver.")
-    if device == "mps" and not mps_available:
-        raise ProviderError(FailureKind.NOT_CONFIGURED, "The local model is set to run on 'mps', but this "
-                            "machine has no Apple GPU available to PyTorch.", hint="Set the device to auto or cpu.")
-    return device
-
-
-def resolve_dtype_name(requested: str, device: str, *, bf16_supported: bool) -> str:
-    """``auto``: bfloat16 on a GPU that supports it (half the memory, same range), else float32."""
-    name = (requested or "auto").strip().lower()
-    if name == "auto":
-        return "bfloat16" if device.startswith("cuda") and bf16_supported else "float32"
-    if name not in _DTYPES:
-        raise ProviderError(FailureKind.NOT_CONFIGURED, f"Unknown dtype {requested!r} for the local model.",
-                            hint="Use auto, float32, float16 or bfloat16.")
-    return _DTYPES[name]
 
 
 def _partial_suffix(text: str, marker: str) -> int:
@@ -431,14 +412,6 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-def _version_at_least(version: str, major: int, minor: int) -> bool:
-    parts = []
-    for piece in version.split(".")[:2]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts) >= (major, minor)
-
-
 class _InferenceThread:
     """One daemon thread that owns the model: loads it on first use and runs one job at a time."""
 
@@ -476,16 +449,12 @@ class _InferenceThread:
                 self.stopped.set_result(None)
 
     def _unload(self) -> None:
-        had_cuda = bool(self.device and self.device.startswith("cuda"))
+        """Drop this thread's references; the model manager frees the memory once every holder has let go."""
         self.model = self.tokenizer = None
-        gc.collect()
-        if had_cuda:
-            try:
-                import torch
 
-                torch.cuda.empty_cache()
-            except Exception:
-                log.debug("empty_cache failed", exc_info=True)
+    def release(self) -> None:
+        """Called by the model manager when the model is unloaded (from any thread): let go before the next job."""
+        self.submit(self._unload)
 
     # -- loading --
 
@@ -494,57 +463,30 @@ class _InferenceThread:
             return
         p = self.provider
         p.check_folder()
-        started = time.monotonic()
         try:
-            import torch
-            import transformers
-        except ImportError as exc:
-            raise ProviderError(FailureKind.NOT_CONFIGURED, f"Local models need PyTorch and transformers, which "
-                                f"are not installed ({exc}).", provider=p.name, model=p.model_id,
-                                hint="Install the ML extras: pip install 'nexus-studio[ml]', or run setup.sh."
-                                ) from exc
-        mps = getattr(torch.backends, "mps", None)
-        device = resolve_device(p.requested_device, cuda_available=torch.cuda.is_available(),
-                                mps_available=bool(mps and mps.is_available()))
-        bf16 = device.startswith("cuda") and torch.cuda.is_bf16_supported()
-        dtype = getattr(torch, resolve_dtype_name(p.requested_dtype, device, bf16_supported=bf16))
-        folder = p.folder
-        try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        except Exception as exc:
-            raise self._load_error("tokenizer", exc) from exc
-        if not getattr(tokenizer, "chat_template", None):
-            raise _folder_error(folder, f"The model folder {folder} has no chat template, so a conversation "
+            loaded = p.models.load(p.folder, device=p.requested_device, dtype=p.requested_dtype,
+                                   on_release=self.release)
+        except ModelLoadError as exc:
+            raise _provider_error(exc, p) from exc
+        except Exception as exc:  # transformers raises many types for folders it cannot read
+            raise self._load_error("model", exc) from exc
+        if loaded.tokenizer is None:
+            raise _folder_error(p.folder, f"Could not load the tokenizer in the model folder {p.folder} "
+                                f"({'; '.join(loaded.notes) or 'no tokenizer files'}).", provider=p.name)
+        if not getattr(loaded.tokenizer, "chat_template", None):
+            raise _folder_error(p.folder, f"The model folder {p.folder} has no chat template, so a conversation "
                                 "cannot be turned into a prompt for it (is it a base model rather than an "
                                 "instruct/chat one?).",
                                 "Use the model's instruct/chat version, or add a \"chat_template\" entry to "
                                 "tokenizer_config.json or a chat_template.jinja file to the folder.", provider=p.name)
-        dtype_key = "dtype" if _version_at_least(transformers.__version__, 4, 56) else "torch_dtype"
-        kwargs: dict[str, Any] = {"local_files_only": True, dtype_key: dtype}
-        # With accelerate, weights go straight onto the GPU instead of through CPU memory first.
-        direct = device != "cpu" and importlib.util.find_spec("accelerate") is not None
-        if direct:
-            kwargs["device_map"] = device
-        try:
-            model = transformers.AutoModelForCausalLM.from_pretrained(folder, **kwargs)
-            if not direct:
-                model = model.to(device)
-        except torch.cuda.OutOfMemoryError as exc:
-            gc.collect()
-            torch.cuda.empty_cache()
-            raise ProviderError(FailureKind.SERVER, f"The model in {folder} does not fit in GPU memory "
-                                f"({dtype}).", provider=p.name, model=p.model_id,
-                                hint="Close other programs using the GPU, pick a smaller model, or set the device "
-                                "to cpu.") from exc
-        except Exception as exc:
-            raise self._load_error("model", exc) from exc
-        model.eval()
-        self.model, self.tokenizer, self.device = model, tokenizer, device
-        p._device = device
-        self.context_length = context_length_of(model.config.to_dict())
-        self.end_token_ids = self._end_tokens(model, tokenizer)
-        log.info("local model %s loaded from %s on %s (%s) in %.1f s", p.model_id, folder, device, dtype,
-                 time.monotonic() - started)
+        if not hasattr(loaded.model, "generate"):
+            raise _folder_error(p.folder, f"The model in {p.folder} loaded as {loaded.strategy}, which cannot "
+                                "generate text.", "Pick a causal language model (an instruct/chat model) for chat.",
+                                provider=p.name)
+        self.model, self.tokenizer, self.device = loaded.model, loaded.tokenizer, loaded.device
+        p._device = loaded.device
+        self.context_length = context_length_of(loaded.model.config.to_dict())
+        self.end_token_ids = self._end_tokens(loaded.model, loaded.tokenizer)
 
     def _load_error(self, what: str, exc: BaseException) -> ProviderError:
         p = self.provider
@@ -683,8 +625,9 @@ class LocalTransformersProvider:
     kind = "local"
 
     def __init__(self, name: str, folder: Path | str, *, device: str = "auto", dtype: str = "auto",
-                 max_new_tokens: int = 512) -> None:
+                 max_new_tokens: int = 512, models: ModelManager | None = None) -> None:
         self.name = name
+        self.models = models if models is not None else ModelManager()
         self.folder = Path(folder).expanduser()
         self.requested_device = device
         self.requested_dtype = dtype

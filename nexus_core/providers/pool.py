@@ -11,6 +11,7 @@ from typing import Any
 
 from nexus_core.errors import NexusError
 from nexus_core.events import Emitter
+from nexus_core.models.manager import ModelManager
 from nexus_core.providers.base import ModelInfo, Provider
 from nexus_core.providers.config import ProviderConfig, load_configs, save_configs
 from nexus_core.providers.errors import FailureKind, ProviderError
@@ -32,8 +33,9 @@ def split_model_ref(ref: str) -> tuple[str, str]:
 class ProviderPool:
     """Owns provider clients (one per saved provider, rebuilt when its config or key changes)."""
 
-    def __init__(self, store: Store, credentials: Any = None) -> None:
+    def __init__(self, store: Store, credentials: Any = None, models: ModelManager | None = None) -> None:
         self._store = store
+        self._models = models if models is not None else ModelManager()
         self._credentials = credentials
         self._lock = threading.RLock()
         self._configs, self.problems = load_configs(store)
@@ -167,7 +169,7 @@ class ProviderPool:
             if not config.enabled:
                 raise ProviderError(FailureKind.NOT_CONFIGURED, f"Provider {name!r} is disabled.", provider=name,
                                     hint="Enable it under Providers, or assign another model.")
-            client = build_provider(config, self._api_key(config), self.key_hint(config))
+            client = build_provider(config, self._api_key(config), self.key_hint(config), self._models)
             self._clients[name] = client
             return client
 
@@ -236,7 +238,8 @@ def _key_name(provider: str) -> str:
     return f"provider:{provider}"
 
 
-def build_provider(config: ProviderConfig, api_key: str | None, key_hint: str) -> Provider:
+def build_provider(config: ProviderConfig, api_key: str | None, key_hint: str,
+                   models: ModelManager | None = None) -> Provider:
     """One client for one saved config (SDKs are imported later, on the first request)."""
     if config.kind == "openai":
         from nexus_core.providers.openai_compat import OpenAICompatProvider
@@ -254,6 +257,6 @@ def build_provider(config: ProviderConfig, api_key: str | None, key_hint: str) -
                                  timeout_s=config.timeout_s)
     from nexus_core.providers.local import LocalTransformersProvider
 
-    provider = LocalTransformersProvider(config.name, config.folder)
+    provider = LocalTransformersProvider(config.name, config.folder, models=models)
     provider.check_folder()
     return provider

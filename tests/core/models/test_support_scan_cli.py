@@ -15,8 +15,8 @@ from tests.core.models.conftest import make_diffusers, make_multimodal, make_sae
 
 
 @pytest.mark.parametrize(("name", "strategy"), [
-    ("llama", "AutoModelForCausalLM"), ("t5", "AutoModelForSeq2SeqLM"), ("bert", "AutoModel"),
-    ("vit", "AutoModel"), ("whisper", "AutoModelForSpeechSeq2Seq"),
+    ("llama", "LlamaForCausalLM"), ("t5", "T5ForConditionalGeneration"), ("bert", "BertModel"),
+    ("vit", "ViTModel"), ("whisper", "WhisperForConditionalGeneration"),
 ])
 def test_saved_models_are_supported(tiny_models, name: str, strategy: str) -> None:
     report = is_model_supported(tiny_models[name][0])
@@ -26,7 +26,7 @@ def test_saved_models_are_supported(tiny_models, name: str, strategy: str) -> No
 def test_multimodal_and_sae(tmp_path: Path) -> None:
     make_multimodal(tmp_path / "llava")
     make_sae(tmp_path / "sae")
-    assert is_model_supported(tmp_path / "llava").strategy == "AutoModelForImageTextToText"
+    assert is_model_supported(tmp_path / "llava").strategy == "LlavaForConditionalGeneration"
     sae = is_model_supported(tmp_path / "sae")
     assert sae.supported and sae.strategy == "SAE weights + base model tokenizer" and "gemma-2-2b" in sae.reason
 
@@ -101,7 +101,7 @@ def test_cli_inspect_json(tiny_models, capsys) -> None:
 def test_cli_inspect_text(tiny_models, capsys) -> None:
     assert _run(["models", "inspect", str(tiny_models["t5"][0])]) == 0
     out = capsys.readouterr().out
-    assert "seq2seq" in out and "AutoModelForSeq2SeqLM" in out
+    assert "seq2seq" in out and "T5ForConditionalGeneration" in out
 
 
 def test_cli_inspect_bad_input_raises_nexus_error(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from nexus_core.models.devices import ModelLoadError, resolve_device, resolve_dtype_name
 from nexus_core.providers.base import ModelInfo
 from nexus_core.providers.errors import FailureKind, ProviderError
 from nexus_core.providers.local import (
@@ -22,8 +23,6 @@ from nexus_core.providers.local import (
     ToolCallParser,
     _TokenStreamer,
     check_model_folder,
-    resolve_device,
-    resolve_dtype_name,
     scan_stops,
     to_hf_messages,
 )
@@ -463,9 +462,8 @@ def test_corrupt_weights_are_a_model_folder_error_naming_the_folder(tmp_path: Pa
         asyncio.run(provider.aclose())
     assert caught.value.kind is FailureKind.MODEL_FOLDER
     assert "broken-model" in caught.value.what
-    assert "Could not load the model" in caught.value.what
-    assert "SafetensorError" in caught.value.what
-    assert caught.value.hint
+    assert "model.safetensors is truncated" in caught.value.what
+    assert "download it again" in caught.value.hint
 
 
 def test_the_device_resolves_to_cpu_here_and_auto_prefers_cuda(provider: LocalTransformersProvider) -> None:
@@ -474,15 +472,27 @@ def test_the_device_resolves_to_cpu_here_and_auto_prefers_cuda(provider: LocalTr
     assert resolve_device("auto", cuda_available=True) == "cuda"
     assert resolve_device("auto", cuda_available=False) == "cpu"
     assert resolve_device("cuda:1", cuda_available=True) == "cuda:1"
-    with pytest.raises(ProviderError) as caught:
+    with pytest.raises(ModelLoadError) as caught:
         resolve_device("cuda", cuda_available=False)
-    assert caught.value.kind is FailureKind.NOT_CONFIGURED
+    assert caught.value.kind == "settings"
     assert resolve_dtype_name("auto", "cuda", bf16_supported=True) == "bfloat16"
     assert resolve_dtype_name("auto", "cuda", bf16_supported=False) == "float32"
     assert resolve_dtype_name("auto", "cpu", bf16_supported=True) == "float32"
     assert resolve_dtype_name("fp16", "cuda", bf16_supported=True) == "float16"
-    with pytest.raises(ProviderError):
+    with pytest.raises(ModelLoadError):
         resolve_dtype_name("int3", "cpu", bf16_supported=False)
+
+
+def test_a_gpu_device_on_a_machine_without_one_is_a_settings_problem(tiny_folder: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    provider = LocalTransformersProvider("gpu-only", tiny_folder, device="cuda")
+    with pytest.raises(ProviderError) as caught:
+        collect(provider, chat(max_tokens=1))
+    assert caught.value.kind is FailureKind.NOT_CONFIGURED
+    assert "no CUDA GPU" in caught.value.what
 
 
 def test_importing_the_module_does_not_import_torch() -> None:
