@@ -1,4 +1,4 @@
-"""``nexus models``: inspect one local model folder, or scan folders for models."""
+"""``nexus models``: inspect or load one local model folder, or scan folders for models."""
 
 from __future__ import annotations
 
@@ -10,13 +10,19 @@ from typing import Any
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("models", help="local model folders: inspect one, or scan folders for models")
+    p = sub.add_parser("models", help="local model folders: inspect or load one, or scan folders for models")
     msub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     q = msub.add_parser("inspect", help="what a model folder holds and whether it can be loaded")
     q.add_argument("path", type=Path)
     q.add_argument("--json", action="store_true")
     q.add_argument("--trust-remote-code", action="store_true",
                    help="count models that ship their own code as loadable (that code would run)")
+    q = msub.add_parser("load", help="load a model folder (streamed onto the device) and report how it went")
+    q.add_argument("path", type=Path)
+    q.add_argument("--device", default="auto", help="auto (default: CUDA when there is one), cpu, cuda, cuda:N")
+    q.add_argument("--dtype", default="auto", help="auto (default), float32, float16 or bfloat16")
+    q.add_argument("--trust-remote-code", action="store_true", help="run the model's own code (auto_map)")
+    q.add_argument("--json", action="store_true")
     q = msub.add_parser("scan", help="find model folders (plain folders and the Hugging Face cache)")
     q.add_argument("dirs", nargs="+", type=Path, metavar="DIR")
     q.add_argument("--json", action="store_true")
@@ -99,4 +105,35 @@ def _scan(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
-_ACTIONS = {"inspect": _inspect, "scan": _scan}
+def _load(args: argparse.Namespace) -> int:
+    """Exit 0 when the model loaded, 1 with the loader's structured error otherwise."""
+    from nexus_core.config import load_settings
+    from nexus_core.models.loader import load_model_safe
+    from nexus_core.models.scan import model_roots
+    from nexus_core.paths import DataPaths
+
+    settings = load_settings(DataPaths.prepare(None).settings_file).settings
+    outcome = load_model_safe(args.path, device=args.device, dtype=args.dtype,
+                              trust_remote_code=args.trust_remote_code, search_roots=model_roots(settings))
+    if args.json:
+        print(json.dumps(outcome.to_dict(), indent=2))
+        return 0 if outcome.ok else 1
+    if outcome.loaded is None:
+        print(f"nexus: cannot load {args.path}: {outcome.message}", file=sys.stderr)
+        if outcome.path:
+            print(f"  file: {outcome.path}", file=sys.stderr)
+        if outcome.hint:
+            print(f"  what to do: {outcome.hint}", file=sys.stderr)
+        return 1
+    s = outcome.loaded.summary()
+    print(f"{s['name']}  loaded on {s['device']} in {s['dtype']} ({s['seconds']:.2f} s)")
+    for label, value in (("class", s["strategy"]), ("method", s["method"]),
+                         ("memory", _human_size(s["memory_bytes"])), ("tokenizer", s["tokenizer"] or "-"),
+                         ("processor", s["processor"] or "-")):
+        print(f"  {label:<10} {value}")
+    for note in s["notes"]:
+        print(f"  note: {note}")
+    return 0
+
+
+_ACTIONS = {"inspect": _inspect, "load": _load, "scan": _scan}

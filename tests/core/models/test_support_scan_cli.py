@@ -130,3 +130,24 @@ def test_cli_scan_table_clean(tiny_models, capsys) -> None:
 def test_cli_scan_missing_dir(tmp_path: Path) -> None:
     with pytest.raises(ModelFolderError, match="does not exist"):
         _run(["models", "scan", str(tmp_path / "nope")])
+
+
+def test_cli_load_reports_the_load_and_exits_1_with_the_error(tiny_models, tmp_path: Path, capsys,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("torch")
+    monkeypatch.setenv("NEXUS_HOME", str(tmp_path / "home"))
+    assert _run(["models", "load", str(tiny_models["llama"][0]), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] is True and data["method"] == "streamed" and data["strategy"] == "LlamaForCausalLM"
+    assert data["memory_bytes"] > 0 and data["device"] == "cpu"
+
+    assert _run(["models", "load", str(tiny_models["t5"][0]), "--dtype", "bf16"]) == 0
+    out = capsys.readouterr().out
+    assert "bfloat16" in out and "T5ForConditionalGeneration" in out
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text('{"model_type": "llama"')
+    assert _run(["models", "load", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "config.json" in err and "what to do" in err
