@@ -23,6 +23,8 @@ class AppContext(QObject):
         self.conversations_changed = EmitterBridge(core.chat.conversations.changed, self)  # ConversationChange
         self.providers_changed = EmitterBridge(core.providers.changed, self)  # None
         self.routing_changed = EmitterBridge(core.routing.changed, self)  # RoutingTable
+        self.library_changed = EmitterBridge(core.library.changed, self)  # None: folders or scan results
+        self.models_changed = EmitterBridge(core.models.changed, self)  # None: a model was loaded or unloaded
         self.effective_theme = "light"
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_scheme_changed)
 
@@ -43,5 +45,5 @@ class AppContext(QObject):
 
     def close(self) -> None:
         for bridge in (self.job_events, self.telemetry, self.chat_events, self.conversations_changed,
-                       self.providers_changed, self.routing_changed):
+                       self.providers_changed, self.routing_changed, self.library_changed, self.models_changed):
             bridge.close()

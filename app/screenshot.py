@@ -35,9 +35,14 @@ def take_screenshots(window: MainWindow, out_dir: Path, *, samples: int = 8) -> 
     window.show_panel(first)
     _settle(0.3)
     written.append(_save(window, out_dir / "main_window.png"))
+    runner = window.ctx.core.runner
     for panel_id in window.panel_ids():
         window.show_panel(panel_id)
         _settle(0.3)
+        deadline = time.monotonic() + 20  # a panel may start background work (a model scan): show its result
+        while runner.active_count() and time.monotonic() < deadline:
+            _settle(0.1)
+        _settle(0.2)
         written.append(_save(window, out_dir / f"{panel_id}.png"))
     for name, dock in (("jobs", window.jobs_dock), ("log", window.log_dock)):
         dock.show()

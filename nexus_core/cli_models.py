@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nexus_core.units import human_count, human_size
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("models", help="local model folders: inspect or load one, or scan folders for models")
@@ -33,22 +35,6 @@ def cmd_models(args: argparse.Namespace) -> int:
     return _ACTIONS[args.models_command](args)
 
 
-def _human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
-
-
-def _human_count(n: int) -> str:
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f}{unit}"
-    return str(n)
-
-
 def _inspect(args: argparse.Namespace) -> int:
     from nexus_core.models import inspect_model, is_model_supported
 
@@ -61,8 +47,8 @@ def _inspect(args: argparse.Namespace) -> int:
     print(f"{info.name}  ({info.path})")
     for label, value in (("category", info.category), ("architecture", info.architecture or "-"),
                          ("model type", info.model_type or "-"),
-                         ("parameters", f"{_human_count(info.parameters)} ({info.parameters:,})"),
-                         ("size", _human_size(info.size_bytes)), ("dtype", info.dtype or "-"),
+                         ("parameters", f"{human_count(info.parameters)} ({info.parameters:,})"),
+                         ("size", human_size(info.size_bytes)), ("dtype", info.dtype or "-"),
                          ("weight files", len(info.shards)), ("tokenizer", "yes" if info.has_tokenizer else "no"),
                          ("processor", "yes" if info.has_processor else "no"),
                          ("custom code", "yes (auto_map)" if info.custom_code else "no")):
@@ -97,8 +83,8 @@ def _scan(args: argparse.Namespace) -> int:
         else:
             print(f"{'NAME':<32} {'CATEGORY':<15} {'PARAMS':>8} {'SIZE':>10} {'DTYPE':<9} {'OK':<3} PATH")
         for m, r in zip(result.models, reports, strict=True):
-            print(f"{m.name[:32]:<32} {m.category:<15} {_human_count(m.parameters):>8} "
-                  f"{_human_size(m.size_bytes):>10} {(m.dtype or '-')[:9]:<9} {'yes' if r.supported else 'no':<3} "
+            print(f"{m.name[:32]:<32} {m.category:<15} {human_count(m.parameters):>8} "
+                  f"{human_size(m.size_bytes):>10} {(m.dtype or '-')[:9]:<9} {'yes' if r.supported else 'no':<3} "
                   f"{m.path}")
     for path, why in result.errors:
         print(f"nexus: cannot read {path}: {why}", file=sys.stderr)
@@ -128,7 +114,7 @@ def _load(args: argparse.Namespace) -> int:
     s = outcome.loaded.summary()
     print(f"{s['name']}  loaded on {s['device']} in {s['dtype']} ({s['seconds']:.2f} s)")
     for label, value in (("class", s["strategy"]), ("method", s["method"]),
-                         ("memory", _human_size(s["memory_bytes"])), ("tokenizer", s["tokenizer"] or "-"),
+                         ("memory", human_size(s["memory_bytes"])), ("tokenizer", s["tokenizer"] or "-"),
                          ("processor", s["processor"] or "-")):
         print(f"  {label:<10} {value}")
     for note in s["notes"]:

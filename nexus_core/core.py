@@ -19,6 +19,7 @@ from nexus_core.chat.service import ChatService
 from nexus_core.config import Settings, load_settings, save_settings
 from nexus_core.jobs import JobRunner
 from nexus_core.logs import setup_logging
+from nexus_core.models.library import ModelLibrary
 from nexus_core.models.manager import ModelManager
 from nexus_core.models.scan import model_roots
 from nexus_core.paths import DataPaths
@@ -51,6 +52,7 @@ class Core:
     chat: ChatService
     tools: ToolRegistry
     models: ModelManager
+    library: ModelLibrary
     problems: list[str] = field(default_factory=list)  # things the user should be told once, at start
 
     @classmethod
@@ -73,6 +75,7 @@ class Core:
         aio = AsyncLoopThread()
         credentials = LazyCredentialStore(paths.credentials_file, keyring_backend=keyring_backend)
         models = ModelManager(search_roots=lambda: model_roots(settings))
+        library = ModelLibrary(settings, lambda: save_settings(paths.settings_file, settings), models)
         providers = ProviderPool(store, credentials, models=models)
         routing = RoutingTableStore(store)
         calls = CallRecorder(store)
@@ -93,7 +96,7 @@ class Core:
         # where keys are entered, and the passphrase dialog repeats it.
         problems = [*loaded.problems, *providers.problems, *routing.problems]
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
-                   chat, tools, models, problems)
+                   chat, tools, models, library, problems)
 
     def save_settings(self) -> None:
         save_settings(self.paths.settings_file, self.settings)

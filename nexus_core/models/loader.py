@@ -120,6 +120,15 @@ def load_model(path: Path | str, *, device: str = "auto", dtype: str = "auto", t
                memory_budget: int | None = None, search_roots: list[Path] | None = None,
                progress: Progress | None = None) -> LoadedModel:
     """Load the model in ``path`` onto ``device``; raise ModelLoadError saying what is wrong and what to do."""
+    try:
+        return _load(path, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+                     memory_budget=memory_budget, search_roots=search_roots, progress=progress)
+    except ModelFolderError as exc:  # unreadable files found on the way: the same structured error
+        raise ModelLoadError(exc.what, kind="folder", path=exc.path, hint=exc.hint) from exc
+
+
+def _load(path: Path | str, *, device: str, dtype: str, trust_remote_code: bool, memory_budget: int | None,
+          search_roots: list[Path] | None, progress: Progress | None) -> LoadedModel:
     started = time.monotonic()
     info = inspect_model(path)
     _refuse_incomplete(info)

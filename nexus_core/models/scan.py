@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from nexus_core.errors import NexusError
-from nexus_core.models.detect import SAE_WEIGHTS, ModelFolderError, ModelInfo, inspect_model
+from nexus_core.models.detect import SAE_WEIGHTS, ModelFolderError, ModelInfo, hf_cache_name, inspect_model
 
 # Folders that never hold models and can be huge; skipping them keeps a scan of a home folder sane.
 _SKIP = {".git", "__pycache__", "node_modules", ".venv", "blobs", ".locks"}
@@ -53,11 +53,11 @@ def scan_models(roots: list[Path]) -> ScanResult:
     result = ScanResult()
     visited: set[Path] = set()
     for root in roots:
-        _walk(Path(root), 0, visited, result)
+        _walk(Path(root), Path(root), 0, visited, result)
     return result
 
 
-def _walk(folder: Path, depth: int, visited: set[Path], result: ScanResult) -> None:
+def _walk(root: Path, folder: Path, depth: int, visited: set[Path], result: ScanResult) -> None:
     try:
         real = folder.resolve(strict=True)
         if real in visited:
@@ -71,7 +71,10 @@ def _walk(folder: Path, depth: int, visited: set[Path], result: ScanResult) -> N
     names = {e.name for e in entries}
     if is_model_folder(names):
         try:
-            result.models.append(inspect_model(folder))
+            info = inspect_model(folder)
+            if depth > 1 and hf_cache_name(folder) is None:
+                info.name = folder.relative_to(root).as_posix()  # "gemma-scope-2b/layer_12", not "layer_12"
+            result.models.append(info)
         except ModelFolderError as exc:
             result.errors.append((exc.path or folder, exc.what))
         except (NexusError, OSError) as exc:
@@ -87,4 +90,4 @@ def _walk(folder: Path, depth: int, visited: set[Path], result: ScanResult) -> N
         except OSError:
             is_dir = False
         if is_dir:
-            _walk(Path(entry.path), depth + 1, visited, result)
+            _walk(root, Path(entry.path), depth + 1, visited, result)

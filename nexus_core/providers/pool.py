@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from nexus_core.errors import NexusError
@@ -78,6 +80,24 @@ class ProviderPool:
                     self._credentials.set(_key_name(config.name), secret)
                     self._credentials.delete(_key_name(replaces))
         self.changed.emit(None)
+
+    def local_provider_for(self, folder: Path | str) -> str:
+        """The ``provider/model`` reference that runs ``folder`` locally, saving a local provider for it if none
+        points there yet (named after the folder, made unique)."""
+        folder = Path(folder).expanduser()
+        key = folder.resolve()
+        with self._lock:
+            for config in self._configs:
+                if config.kind == "local" and config.folder and Path(config.folder).expanduser().resolve() == key:
+                    return f"{config.name}/{folder.name}"
+            taken = {c.name for c in self._configs}
+        base = re.sub(r"[^A-Za-z0-9._-]+", "-", folder.name).strip("-._")[:56] or "model"
+        name = f"local-{base}"
+        n = 2
+        while name in taken:
+            name, n = f"local-{base}-{n}", n + 1
+        self.save(ProviderConfig(name=name, kind="local", folder=str(folder), models=[folder.name]))
+        return f"{name}/{folder.name}"
 
     def remove(self, name: str) -> bool:
         with self._lock:

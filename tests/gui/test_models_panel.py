@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QLineEdit, QMessageBox
 
 from app.panels.models.assignment_tab import AssignmentTab
 from app.panels.models.panel import ModelsPanel
+from app.panels.models.providers_tab import ProvidersTab
 from app.panels.models.providers_table import COLUMNS
 from app.window import MainWindow
 from nexus_core.providers.config import ProviderConfig
@@ -25,6 +26,12 @@ def _panel(window: MainWindow) -> ModelsPanel:
     panel = window.show_panel("models")
     assert isinstance(panel, ModelsPanel)
     return panel
+
+
+def _providers(window: MainWindow) -> ProvidersTab:
+    panel = _panel(window)
+    panel.tabs.setCurrentWidget(panel.providers_tab)
+    return panel.providers_tab
 
 
 def _assignment(window: MainWindow) -> AssignmentTab:
@@ -52,7 +59,7 @@ def _table_text(panel: ModelsPanel) -> str:
 
 
 def test_adding_a_provider_through_the_dialog_saves_it(window, qtbot) -> None:
-    tab = _panel(window).providers_tab
+    tab = _providers(window)
     _click(qtbot, tab.add_button)
     dialog = tab.provider_dialog
     assert dialog is not None and dialog.isVisible()
@@ -78,7 +85,7 @@ def test_adding_a_provider_through_the_dialog_saves_it(window, qtbot) -> None:
 
 def test_invalid_fields_are_named_inline_and_the_dialog_stays_open(window, qtbot) -> None:
     _save(window, "taken")
-    tab = _panel(window).providers_tab
+    tab = _providers(window)
     dialog = tab.open_provider_dialog()
     dialog.preset_combo.setCurrentIndex(dialog.preset_combo.findData("custom"))
     dialog.name_edit.setText("has space")
@@ -112,8 +119,7 @@ def test_invalid_fields_are_named_inline_and_the_dialog_stays_open(window, qtbot
 def test_setting_a_key_stores_it_and_never_shows_it(make_window, qtbot) -> None:
     window = make_window(keyring_backend=MemoryKeyring())
     _save(window, "lab")
-    panel = _panel(window)
-    tab = panel.providers_tab
+    tab = _providers(window)
     assert not tab.store_banner.isVisible()  # keyring mode needs no banner
     tab.select("lab")
     _click(qtbot, tab.key_button)
@@ -126,7 +132,7 @@ def test_setting_a_key_stores_it_and_never_shows_it(make_window, qtbot) -> None:
 
     assert window.ctx.core.credentials.get("provider:lab") == KEY
     qtbot.waitUntil(lambda: tab.row_texts("lab")["Key"] == "stored", timeout=3000)
-    assert KEY not in _table_text(panel)
+    assert KEY not in _table_text(_panel(window))
     assert dialog.key_edit.text() == ""
     reopened = tab.open_key_dialog("lab")
     assert reopened.key_edit.text() == "" and reopened.forget_button.isEnabled()
@@ -142,7 +148,7 @@ def test_passphrase_mode_asks_for_a_new_passphrase_before_the_first_key(make_win
     store = window.ctx.core.credentials
     assert store.mode == "passphrase" and store.needs_new_passphrase
     _save(window, "lab")
-    tab = _panel(window).providers_tab
+    tab = _providers(window)
     assert tab.store_banner.isVisible() and "passphrase" in tab.store_banner.text()
     tab.select("lab")
     _click(qtbot, tab.key_button)
@@ -178,7 +184,7 @@ def test_removing_a_provider_asks_first_and_deletes_its_key(make_window, qtbot) 
     _save(window, "lab")
     _save(window, "other")
     core.providers.set_api_key("lab", KEY)
-    tab = _panel(window).providers_tab
+    tab = _providers(window)
     tab.select("lab")
     _click(qtbot, tab.remove_button)
     box = tab.remove_box
@@ -197,7 +203,7 @@ def test_removing_a_provider_asks_first_and_deletes_its_key(make_window, qtbot) 
 def test_refresh_models_lists_the_servers_models(window, qtbot) -> None:
     with ScriptedOpenAIServer(models=["alpha-7b", "beta-70b"]) as server:
         _save(window, "lab", server.base_url)
-        tab = _panel(window).providers_tab
+        tab = _providers(window)
         tab.select("lab")
         _click(qtbot, tab.refresh_button)
         qtbot.waitUntil(lambda: "'lab' lists 2 models" in tab.status_label.text(), timeout=10_000)
@@ -210,7 +216,7 @@ def test_refresh_models_lists_the_servers_models(window, qtbot) -> None:
 def test_a_refused_key_shows_a_readable_error_naming_the_provider(window, qtbot) -> None:
     with ScriptedOpenAIServer(api_key="sk-right-key-123456") as server:
         _save(window, "guarded", server.base_url)
-        tab = _panel(window).providers_tab
+        tab = _providers(window)
         tab.select("guarded")
         _click(qtbot, tab.refresh_button)
         qtbot.waitUntil(lambda: tab.status_label.is_error, timeout=10_000)
@@ -225,7 +231,7 @@ def test_detect_local_servers_lists_them_and_adds_one_with_a_click(window, qtbot
     with ScriptedOpenAIServer(models=["llama3.2:3b"], ollama=True) as server:
         panel = _panel(window)
         panel.detect_ports = {"ollama": server.port, "lmstudio": 0, "llamacpp": 0, "vllm": 0}
-        tab = panel.providers_tab
+        tab = _providers(window)
         _click(qtbot, tab.detect_button)
         qtbot.waitUntil(lambda: "ollama" in tab.detected.add_buttons, timeout=10_000)
     assert tab.detected.isVisible()
@@ -327,7 +333,7 @@ def test_editing_a_provider_renames_it_and_its_key_follows(make_window, qtbot) -
     core = window.ctx.core
     _save(window, "lab")
     core.providers.set_api_key("lab", KEY)
-    tab = _panel(window).providers_tab
+    tab = _providers(window)
     tab.select("lab")
     _click(qtbot, tab.edit_button)
     dialog = tab.provider_dialog

@@ -1,4 +1,4 @@
-"""The Models panel: a Providers tab (endpoints, keys, detection) and an Assignment tab (the routing table)."""
+"""The Models panel: Library (models on disk, load/unload), Providers (endpoints, keys), Assignment (routing)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout
 
 from app.context import AppContext
 from app.panels.models.assignment_tab import AssignmentTab
+from app.panels.models.library_tab import LibraryTab
 from app.panels.models.providers_tab import ProvidersTab
 from app.panels.registry import Panel
+from nexus_core.routing.classify import TaskType
 
 
 class ModelsPanel(Panel):
@@ -15,14 +17,24 @@ class ModelsPanel(Panel):
         super().__init__(ctx)
         title = QLabel("Models")
         title.setObjectName("panelTitle")
+        self.library_tab = LibraryTab(ctx)
         self.providers_tab = ProvidersTab(ctx)
         self.assignment_tab = AssignmentTab(ctx)
         self.tabs = QTabWidget()
+        self.tabs.addTab(self.library_tab, "Library")
         self.tabs.addTab(self.providers_tab, "Providers")
         self.tabs.addTab(self.assignment_tab, "Assignment")
         layout = QVBoxLayout(self)
         layout.addWidget(title)
         layout.addWidget(self.tabs, 1)
+        self.library_tab.use_for_task_requested.connect(self.use_for_task)
+
+    def use_for_task(self, task: TaskType, ref: str) -> None:
+        """Jump to the assignment with ``ref`` filled in for ``task``; the person reviews and applies it."""
+        self.tabs.setCurrentWidget(self.assignment_tab)
+        combo = self.assignment_tab.task_model_combo(task)
+        combo.set_value(ref)
+        combo.setFocus()
 
     @property
     def detect_ports(self) -> dict[str, int] | None:
@@ -36,6 +48,7 @@ class ModelsPanel(Panel):
     def panel_shown(self) -> None:
         """The store may have been unlocked, or keys set, elsewhere while another panel was showing."""
         self.providers_tab.refresh()
+        self.library_tab.ensure_scanned()
 
     def shutdown(self) -> None:
         self.providers_tab.shutdown()

@@ -76,9 +76,10 @@ def test_scan_finds_models_and_keeps_going(tiny_models, tmp_path: Path) -> None:
     root = _tree(tmp_path, tiny_models)
     result = scan_models([root])
     by_name = {m.name: m for m in result.models}
-    assert set(by_name) == {"llama", "sd", "acme/tiny-bert"}
+    # nested models are named by their path under the root; the HF cache by its repository id
+    assert set(by_name) == {"text/llama", "image/sd", "acme/tiny-bert"}
     assert by_name["acme/tiny-bert"].category == "encoder"
-    assert by_name["sd"].category == "diffusers"  # its unet/ etc. are components, not separate models
+    assert by_name["image/sd"].category == "diffusers"  # its unet/ etc. are components, not separate models
     assert [(p, "line 1" in why) for p, why in result.errors] == [(root / "broken" / "config.json", True)]
 
 
