@@ -102,6 +102,9 @@ class ModelLibrary:
                 ctx.progress(n / len(result.models), f"Checking {info.name}")
             summary.entries.append(LibraryEntry(info, is_model_supported(info)))
         summary.entries.sort(key=lambda e: e.info.name.lower())
+        if ctx is not None:
+            problems = f", {len(summary.errors)} unreadable" if summary.errors else ""
+            ctx.progress(1.0, f"Found {len(summary.entries)} model(s){problems}")
         with self._lock:
             self._scan = summary
             self.scanned_once = True

@@ -145,9 +145,7 @@ def _load(path: Path | str, *, device: str, dtype: str, trust_remote_code: bool,
     if info.category == "sae":
         loaded = _load_sae(info, resolved_device, dtype_name, search_roots or [])
     elif info.category == "diffusers":
-        raise ModelLoadError(f"{info.name} is a diffusers pipeline ({info.pipeline_class}); diffusers is not "
-                             "installed.", kind="dependency", path=info.path,
-                             hint="Install diffusers (pip install diffusers) to load image and video pipelines.")
+        loaded = _load_diffusers(info, resolved_device, dtype_name, trust_remote_code)
     else:
         loaded = _load_transformers(info, resolved_device, dtype_name, trust_remote_code, progress)
     loaded.seconds = time.monotonic() - started
@@ -191,6 +189,42 @@ def _load_sae(info: ModelInfo, device: str, dtype: str, roots: list[Path]) -> Lo
         tokenizer, note = None, f"No tokenizer: the base model's tokenizer failed to load ({exc})."
     return LoadedModel(model, tokenizer, None, info, device, dtype, "SparseAutoencoder", "direct", 0.0,
                        memory_of(model), [note])
+
+
+def _load_diffusers(info: ModelInfo, device: str, dtype_name: str, trust_remote_code: bool) -> LoadedModel:
+    """A whole diffusers pipeline (its components load through diffusers' own loader)."""
+    import torch
+
+    try:
+        import diffusers
+    except ImportError as exc:
+        raise ModelLoadError(f"{info.name} is a diffusers pipeline ({info.pipeline_class}); diffusers is not "
+                             "installed.", kind="dependency", path=info.path,
+                             hint="Install the ML extras (./setup.sh install) to load image and video pipelines.")\
+            from exc
+    if info.custom_code and not trust_remote_code:
+        raise ModelLoadError("The pipeline names components from outside diffusers and transformers; loading it "
+                             "runs their code.", kind="consent", path=info.path / "model_index.json",
+                             hint="Allow custom code (trust_remote_code) only for a source you trust.")
+    try:
+        major, minor = (int(x) for x in diffusers.__version__.split(".")[:2])
+        dtype_key = "dtype" if (major, minor) >= (0, 42) else "torch_dtype"  # renamed in diffusers 0.42
+        pipe = diffusers.DiffusionPipeline.from_pretrained(info.path, local_files_only=True,
+                                                           trust_remote_code=trust_remote_code,
+                                                           **{dtype_key: getattr(torch, dtype_name)})
+    except Exception as exc:  # diffusers raises a wide range of types for damaged or foreign folders
+        raise ModelLoadError(f"The pipeline in {info.path.name} does not load: {str(exc).splitlines()[0][:300]}",
+                             kind="weights", path=info.path,
+                             hint="A component folder may be damaged or incomplete: download the pipeline again."
+                             ) from exc
+    pipe = pipe.to(device)
+    modules = [c for c in pipe.components.values() if isinstance(c, torch.nn.Module)]
+    for module in modules:
+        module.eval()
+    memory = sum(memory_of(m) for m in modules)
+    processor = getattr(pipe, "feature_extractor", None) or getattr(pipe, "image_processor", None)
+    return LoadedModel(pipe, getattr(pipe, "tokenizer", None), processor, info, device, dtype_name,
+                       type(pipe).__name__, "diffusers", 0.0, memory, [])
 
 
 # ---- transformers models -------------------------------------------------------------------------

@@ -65,6 +65,10 @@ def is_model_supported(model: Path | str | ModelInfo, *, trust_remote_code: bool
         if importlib.util.find_spec("diffusers") is None:
             return SupportReport(False, "This is a diffusers pipeline and diffusers is not installed.",
                                  "diffusers pipeline (diffusers not installed)", False)
+        if info.custom_code and not trust_remote_code:
+            return SupportReport(False, "The pipeline names components from outside diffusers and transformers; "
+                                        "loading it runs their code, which needs your consent (trust_remote_code).",
+                                 strategy, True)
         return SupportReport(True, f"Loads as a diffusers pipeline ({info.pipeline_class}).", strategy,
                              info.custom_code)
     if info.category == "sae":

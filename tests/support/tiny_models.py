@@ -7,6 +7,7 @@ incremental decoder has to cope with.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +111,39 @@ def corrupt_weights(folder: Path) -> None:
     for path in sorted(Path(folder).glob("*.safetensors")):
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 2])
+
+
+def build_tiny_stable_diffusion(folder: Path) -> Path:
+    """A Stable Diffusion pipeline a few hundred KB big (sizes from diffusers' own tests) with a hand-written
+    CLIP BPE vocabulary, saved by diffusers itself; a 16×16 image takes a fraction of a second on a CPU."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(block_out_channels=(4, 8), layers_per_block=1, sample_size=8, in_channels=4,
+                                out_channels=4, down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                                up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=8,
+                                norm_num_groups=2, attention_head_dim=2)
+    vae = AutoencoderKL(block_out_channels=[4, 8], in_channels=3, out_channels=3, latent_channels=4,
+                        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
+                        norm_num_groups=2)
+    text = CLIPTextModel(CLIPTextConfig(bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=8,
+                                        intermediate_size=16, num_attention_heads=2, num_hidden_layers=1,
+                                        vocab_size=64, max_position_embeddings=16))
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for ch in "abcdefghijklmnopqrstuvwxyz":
+        vocab[ch] = len(vocab)
+        vocab[ch + "</w>"] = len(vocab)
+    staging = folder.parent / f".{folder.name}-tokenizer"
+    staging.mkdir(exist_ok=True)
+    (staging / "vocab.json").write_text(json.dumps(vocab))
+    (staging / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = CLIPTokenizer(str(staging / "vocab.json"), str(staging / "merges.txt"), model_max_length=16)
+    pipe = StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=text, tokenizer=tokenizer,
+                                   scheduler=DDIMScheduler(steps_offset=1, clip_sample=False), safety_checker=None, feature_extractor=None,
+                                   requires_safety_checker=False)
+    pipe.save_pretrained(folder)
+    return folder

@@ -103,7 +103,8 @@ class LibraryTab(QWidget):
         splitter.addWidget(self.table)
         splitter.addWidget(self.details)
         splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([720, 300])
 
         self.device_combo = QComboBox()
         self.device_combo.addItems(DEVICES)

@@ -277,3 +277,23 @@ def test_an_sae_whose_weights_disagree_with_its_cfg_is_refused(tmp_path: Path) -
     write_json(tmp_path / "partial" / "cfg.json", {"d_in": 8, "d_sae": 4})
     outcome = load_model_safe(tmp_path / "partial")
     assert outcome.kind == "weights" and "W_dec" in outcome.message
+
+
+def test_a_diffusers_pipeline_loads_and_draws(tmp_path: Path) -> None:
+    pytest.importorskip("diffusers")
+    from tests.support.tiny_models import build_tiny_stable_diffusion
+
+    folder = build_tiny_stable_diffusion(tmp_path / "tiny-sd")
+    loaded = load_model(folder)
+    assert loaded.info.category == "diffusers" and loaded.method == "diffusers"
+    assert loaded.strategy == "StableDiffusionPipeline" and loaded.tokenizer is not None
+    assert loaded.memory_bytes == sum(p.numel() * 4 for name in ("unet", "vae", "text_encoder")
+                                      for p in getattr(loaded.model, name).parameters()) + sum(
+        b.numel() * b.element_size() for name in ("unet", "vae", "text_encoder")
+        for b in getattr(loaded.model, name).buffers())
+    image = loaded.model("a cat", num_inference_steps=2, height=16, width=16, output_type="np").images
+    assert image.shape == (1, 16, 16, 3)
+
+    shutil.rmtree(folder / "unet")
+    outcome = load_model_safe(folder)
+    assert outcome.kind == "folder" and "unet" in outcome.message

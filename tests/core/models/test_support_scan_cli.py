@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,8 +33,13 @@ def test_multimodal_and_sae(tmp_path: Path) -> None:
     assert sae.supported and sae.strategy == "SAE weights + base model tokenizer" and "gemma-2-2b" in sae.reason
 
 
-def test_diffusers_unsupported_without_diffusers(tmp_path: Path) -> None:
+def test_diffusers_support_depends_on_diffusers_being_installed(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     make_diffusers(tmp_path / "sd")
+    if importlib.util.find_spec("diffusers") is not None:
+        report = is_model_supported(tmp_path / "sd")
+        assert report.supported and report.strategy == "diffusers pipeline StableDiffusionPipeline"
+    monkeypatch.setitem(sys.modules, "diffusers", None)  # as on a machine without the ML extras
     report = is_model_supported(tmp_path / "sd")
     assert not report.supported
     assert report.strategy == "diffusers pipeline (diffusers not installed)"
