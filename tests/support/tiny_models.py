@@ -143,7 +143,7 @@ def build_tiny_stable_diffusion(folder: Path) -> Path:
     (staging / "merges.txt").write_text("#version: 0.2\n")
     tokenizer = CLIPTokenizer(str(staging / "vocab.json"), str(staging / "merges.txt"), model_max_length=16)
     pipe = StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=text, tokenizer=tokenizer,
-                                   scheduler=DDIMScheduler(steps_offset=1, clip_sample=False), safety_checker=None, feature_extractor=None,
-                                   requires_safety_checker=False)
+                                   scheduler=DDIMScheduler(steps_offset=1, clip_sample=False), safety_checker=None,
+                                   feature_extractor=None, requires_safety_checker=False)
     pipe.save_pretrained(folder)
     return folder
