@@ -31,6 +31,7 @@ from nexus_core.sandbox.modes import HARD_DENY, Limits, ModePolicy, SandboxMode,
 from nexus_core.sandbox.proxy import AllowlistProxy
 from nexus_core.sandbox.reaper import MARKER, kill_marked
 from nexus_core.sandbox.result import SandboxResult
+from nexus_core.sandbox.worker import Launch, SandboxProcess
 from nexus_core.sandbox.workspace import escaping_links, list_files, remove_escaping_links, write_files
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
@@ -148,6 +149,19 @@ class Sandbox:
 
     def _execute(self, root: Path, workspace: Path, code: str, stdin: str, script_name: str,
                  started: float) -> SandboxResult:
+        launch = self._launch(root, workspace, code, script_name)
+        try:
+            captured = run_loop(launch.proc, stdin.encode("utf-8"), launch.status_r,
+                                deadline=started + self.limits.wall_s, cap=self.limits.output_bytes)
+        finally:
+            os.close(launch.status_r)
+            if not self.use_bubblewrap:
+                kill_marked(launch.token)
+            network_log = launch.proxy.stop() if launch.proxy is not None else []
+        return self._result(captured, workspace, started, network_log, launch.links_before)
+
+    def _launch(self, root: Path, workspace: Path, code: str, script_name: str) -> Launch:
+        """Write the run folder and start the child (inside bubblewrap when used); the caller drives it."""
         run_dir, tmp_dir = root / "run", root / "tmp"
         main = run_dir / "code" / (Path(script_name).name or "main.py")
         main.parent.mkdir()
@@ -182,15 +196,27 @@ class Sandbox:
                              path=layout.executable) from None
         finally:
             os.close(status_w)
+        return Launch(proc, status_r, token, proxy, links_before)
+
+    def start(self, code: str, *, files: Mapping[str, str | bytes] | None = None,
+              script_name: str = "main.py") -> SandboxProcess:
+        """Start ``code`` as a long-lived sandboxed process spoken to over stdin/stdout (module workers).
+
+        Same layers as ``run_code`` except the AST gate, which the caller applies to the code it loads; no wall
+        clock: the caller times each request and closes the process.
+        """
+        root = Path(tempfile.mkdtemp(prefix="nexus-sandbox-")).resolve()
         try:
-            captured = run_loop(proc, stdin.encode("utf-8"), status_r, deadline=started + self.limits.wall_s,
-                                cap=self.limits.output_bytes)
-        finally:
-            os.close(status_r)
-            if not self.use_bubblewrap:
-                kill_marked(token)
-            network_log = proxy.stop() if proxy is not None else []
-        return self._result(captured, workspace, started, network_log, links_before)
+            for sub in ("run", "tmp"):
+                (root / sub).mkdir()
+            workspace = self.workspace.resolve() if self.workspace is not None else root / "workspace"
+            workspace.mkdir(exist_ok=True)
+            write_files(workspace, files or {})
+            launch = self._launch(root, workspace, code, script_name)
+        except BaseException:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+        return SandboxProcess(launch, root, bubblewrap=self.use_bubblewrap)
 
     def _config(self, workspace: Path, run_dir: Path, tmp_dir: Path, main: Path, status_fd: int,
                 proxy: AllowlistProxy | None) -> dict[str, object]:

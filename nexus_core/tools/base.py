@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import inspect
 import re
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel
+
+from nexus_core.sdk.signature import args_model, parse_docstring, strip_titles, validate_arguments
 
 Risk = Literal["safe", "risky"]  # risky tools ask the user before every run (or "always" for a conversation)
 
@@ -64,18 +65,14 @@ class Tool:
 
     @property
     def parameters(self) -> dict[str, Any]:
-        schema = self.args_model.model_json_schema()
-        return _strip_titles(schema)
+        return strip_titles(self.args_model.model_json_schema())
 
     def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """Arguments checked and converted to the declared types; raises ``ToolFailure`` naming each field."""
         try:
-            parsed = self.args_model.model_validate(arguments)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
-                                 for e in exc.errors())
-            raise ToolFailure(f"invalid arguments for {self.name}: {problems}", kind="invalid_arguments") from exc
-        return {name: getattr(parsed, name) for name in type(parsed).model_fields}
+            return validate_arguments(self.args_model, self.name, arguments)
+        except ValueError as exc:
+            raise ToolFailure(str(exc), kind="invalid_arguments") from exc
 
 
 def tool(name: str | None = None, *, risk: Risk = "safe", timeout_s: float = 30.0,
@@ -95,42 +92,8 @@ def build_tool(fn: Callable[..., Any], *, name: str | None = None, risk: Risk = 
     tool_name = name or fn.__name__
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,63}", tool_name):
         raise ValueError(f"tool name {tool_name!r} must be 1-64 letters, digits, '_' or '-'")
-    summary, arg_docs = _parse_docstring(inspect.getdoc(fn) or "")
-    hints = typing.get_type_hints(fn, include_extras=True)
+    summary, _args = parse_docstring(inspect.getdoc(fn) or "")
     params = list(inspect.signature(fn).parameters.values())
     wants_context = bool(params) and params[0].name == "ctx"
-    if wants_context:
-        params = params[1:]
-    fields: dict[str, Any] = {}
-    for p in params:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            raise TypeError(f"tool {tool_name}: *args/**kwargs cannot be described to a model")
-        annotation = hints.get(p.name, str)
-        default = ... if p.default is inspect.Parameter.empty else p.default
-        fields[p.name] = (annotation, Field(default, description=arg_docs.get(p.name)))
-    model = create_model(f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields)
+    model = args_model(fn, tool_name, skip_first=wants_context)
     return Tool(tool_name, description or summary or tool_name, fn, model, risk, timeout_s, wants_context)
-
-
-def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
-    summary = doc.split("\n\n", 1)[0].replace("\n", " ").strip()
-    args: dict[str, str] = {}
-    match = re.search(r"^Args:\s*\n((?:[ \t]+.*\n?)+)", doc, re.MULTILINE)
-    if match:
-        current = None
-        for line in match.group(1).splitlines():
-            item = re.match(r"\s+(\w+)\s*(?:\([^)]*\))?:\s*(.*)", line)
-            if item and (current is None or len(line) - len(line.lstrip()) <= 8):
-                current = item.group(1)
-                args[current] = item.group(2).strip()
-            elif current and line.strip():
-                args[current] += " " + line.strip()
-    return summary, args
-
-
-def _strip_titles(schema: Any) -> Any:
-    if isinstance(schema, dict):
-        return {k: _strip_titles(v) for k, v in schema.items() if k != "title"}
-    if isinstance(schema, list):
-        return [_strip_titles(v) for v in schema]
-    return schema
