@@ -40,6 +40,9 @@ MAX_REPORTS = 100
 BOOTSTRAP_GLOBALS = globals()
 
 
+AF_UNIX = 1  # socket.AF_UNIX on Linux, the only platform the sandbox runs on (no socket import needed here)
+
+
 class BlockedError(PermissionError):
     """Raised into the user's code when the guard refuses an operation."""
 
@@ -201,7 +204,10 @@ class Guard:
             self.deny("signalling another process")
 
     def on_socket_new(self, args: tuple[Any, ...]) -> None:
-        if not self.network:
+        # Unix sockets are local (asyncio's event loop wakes itself through a socketpair); connecting or
+        # binding one is still checked below, so they reach nothing outside.
+        family = args[1] if len(args) > 1 else None
+        if not self.network and (self.strict or family != AF_UNIX):
             self.deny("opening a network socket")
 
     def on_connect(self, args: tuple[Any, ...]) -> None:
@@ -325,6 +331,18 @@ def exit_code_of(exc: SystemExit) -> int:
     return 1
 
 
+def stub_process_creation() -> None:
+    """A ``_posixsubprocess`` whose ``fork_exec`` refuses, so ``subprocess`` (and asyncio, which imports it) can
+    be imported while starting a process stays impossible, even by calling the C function directly."""
+    stub = type(sys)("_posixsubprocess")
+
+    def fork_exec(*_args: Any, **_kwargs: Any) -> int:
+        raise BlockedError(errno.EPERM, "nexus sandbox: starting a process is not allowed")
+
+    stub.fork_exec = fork_exec  # type: ignore[attr-defined]
+    sys.modules["_posixsubprocess"] = stub
+
+
 def main() -> int:
     with open(sys.argv[1], encoding="utf-8") as handle:
         cfg = json.load(handle)
@@ -340,6 +358,8 @@ def main() -> int:
     import linecache  # noqa: F401 - loaded now so tracebacks need no import once the guard is on
 
     guard = Guard(cfg, status)
+    if not guard.strict:
+        stub_process_creation()
     if cfg.get("proxy_socket"):
         port = start_bridge(guard, cfg["proxy_socket"])
         for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):

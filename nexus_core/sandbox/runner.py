@@ -216,7 +216,7 @@ class Sandbox:
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)
             raise
-        return SandboxProcess(launch, root, bubblewrap=self.use_bubblewrap)
+        return SandboxProcess(launch, root, workspace, bubblewrap=self.use_bubblewrap)
 
     def _config(self, workspace: Path, run_dir: Path, tmp_dir: Path, main: Path, status_fd: int,
                 proxy: AllowlistProxy | None) -> dict[str, object]:

@@ -15,6 +15,7 @@ import shutil
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import Popen
@@ -22,7 +23,7 @@ from typing import Any
 
 from nexus_core.sandbox import classify
 from nexus_core.sandbox.capture import kill_group
-from nexus_core.sandbox.proxy import AllowlistProxy
+from nexus_core.sandbox.proxy import AllowlistProxy, HostAllowlist
 from nexus_core.sandbox.reaper import kill_marked
 
 LOG_LINES = 500
@@ -49,9 +50,10 @@ class WorkerGone(Exception):  # noqa: N818 - a state the caller reacts to, not a
 
 
 class SandboxProcess:
-    def __init__(self, launch: Launch, root: Path, *, bubblewrap: bool) -> None:
+    def __init__(self, launch: Launch, root: Path, workspace: Path, *, bubblewrap: bool) -> None:
         self._launch = launch
         self._root = root
+        self.workspace = workspace  # the child's working folder: files put here later are visible to it
         self._bubblewrap = bubblewrap
         self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._log: deque[str] = deque(maxlen=LOG_LINES)
@@ -70,6 +72,16 @@ class SandboxProcess:
     @property
     def alive(self) -> bool:
         return not self._closed and self._launch.proc.poll() is None
+
+    def allow_hosts(self, hosts: Iterable[str]) -> None:
+        """Replace the network allowlist (integration mode): a warm spare process is given its module's hosts."""
+        if self._launch.proxy is None:
+            raise ValueError("this sandbox process has no network proxy (not integration mode)")
+        self._launch.proxy.allowlist = HostAllowlist(hosts)
+
+    def network_log(self) -> list[dict[str, Any]]:
+        """Every request the child made through the proxy so far (host, method, status, allowed)."""
+        return list(self._launch.proxy.log) if self._launch.proxy is not None else []
 
     def send(self, message: dict[str, Any]) -> None:
         stdin = self._launch.proc.stdin

@@ -23,6 +23,7 @@ Self-contained like ``signature.py``: it is copied into the module sandbox as ``
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing
 from collections.abc import Callable, Mapping
@@ -87,10 +88,24 @@ def operation(fn: Callable[..., Any] | None = None, *, risk: Risk = "safe", time
     return mark(fn) if fn is not None else mark
 
 
+@functools.cache
+def ssl_context() -> Any:
+    """One TLS context for every adapter: building it (reading the CA bundle) is the slow part of a client."""
+    import ssl
+
+    try:
+        import certifi
+
+        return ssl.create_default_context(cafile=certifi.where())
+    except ImportError:
+        return ssl.create_default_context()
+
+
 class BaseAdapter(Generic[ConfigT]):
     """Subclass with ``BaseAdapter[YourConfig]``; ``self.config``, ``self.http`` and ``credential()`` are ready."""
 
     config_model: ClassVar[type[BaseModel]] = NoConfig
+    _operation_specs: ClassVar[dict[str, OperationSpec] | None] = None
     user_agent: ClassVar[str] = "NexusStudio-module/1"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -108,7 +123,7 @@ class BaseAdapter(Generic[ConfigT]):
         raw = config.model_dump() if isinstance(config, BaseModel) else dict(config or {})
         self.config: ConfigT = self.config_model.model_validate(raw)  # type: ignore[assignment]
         self._credentials = dict(credentials or {})
-        self.http = httpx.AsyncClient(transport=transport, timeout=20.0, follow_redirects=True,
+        self.http = httpx.AsyncClient(transport=transport, timeout=20.0, follow_redirects=True, verify=ssl_context(),
                                       headers={"User-Agent": self.user_agent})
 
     def credential(self, name: str) -> str:
@@ -127,6 +142,10 @@ class BaseAdapter(Generic[ConfigT]):
 
     @classmethod
     def operations(cls) -> dict[str, OperationSpec]:
+        """Every ``@operation`` with its schema, built once per class."""
+        cached = cls.__dict__.get("_operation_specs")
+        if cached is not None:
+            return cached
         specs: dict[str, OperationSpec] = {}
         for name, member in inspect.getmembers(cls, inspect.iscoroutinefunction):
             meta = getattr(member, "__nexus_operation__", None)
@@ -136,6 +155,7 @@ class BaseAdapter(Generic[ConfigT]):
             model = args_model(member, name, skip_first=True)
             specs[name] = OperationSpec(name, summary or name, strip_titles(model.model_json_schema()),
                                         meta["risk"], float(meta["timeout_s"]), model)
+        cls._operation_specs = specs
         return specs
 
     async def call(self, name: str, arguments: Mapping[str, Any]) -> Any:
