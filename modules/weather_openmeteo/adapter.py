@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
-
 from nexus_sdk import BaseAdapter, ModuleError, UpstreamError, operation, register_adapter
+from pydantic import BaseModel, Field
 
 from .codes import describe_code
 
