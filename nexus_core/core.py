@@ -22,6 +22,8 @@ from nexus_core.logs import setup_logging
 from nexus_core.models.library import ModelLibrary
 from nexus_core.models.manager import ModelManager
 from nexus_core.models.scan import model_roots
+from nexus_core.modules.registry import ModuleRegistry
+from nexus_core.modules.service import ModuleService
 from nexus_core.paths import DataPaths
 from nexus_core.providers.pool import ProviderPool
 from nexus_core.providers.records import CallRecorder
@@ -53,6 +55,7 @@ class Core:
     tools: ToolRegistry
     models: ModelManager
     library: ModelLibrary
+    modules: ModuleService
     problems: list[str] = field(default_factory=list)  # things the user should be told once, at start
 
     @classmethod
@@ -81,6 +84,7 @@ class Core:
         calls = CallRecorder(store)
         router = Router(providers, routing, calls)
         tools = ToolRegistry(loaders=[_builtin_tools])
+        modules = ModuleService(ModuleRegistry(store, paths.modules_dir), credentials, tools)
         conversations = ConversationStore(store)
         services = {"telemetry": telemetry, "providers": providers, "conversations": conversations,
                     "settings": settings}
@@ -96,7 +100,7 @@ class Core:
         # where keys are entered, and the passphrase dialog repeats it.
         problems = [*loaded.problems, *providers.problems, *routing.problems]
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
-                   chat, tools, models, library, problems)
+                   chat, tools, models, library, modules, problems)
 
     def save_settings(self) -> None:
         save_settings(self.paths.settings_file, self.settings)
@@ -109,6 +113,7 @@ class Core:
         except Exception:
             log.exception("closing providers failed")
         self.models.unload_all()
+        self.modules.close()
         self.aio.stop()
         self.runner.shutdown(cancel=True, timeout=job_timeout)
         self.store.close()

@@ -65,6 +65,11 @@ class DataPaths:
     def workspace_dir(self) -> Path:
         return self.root / "workspace"
 
+    @property
+    def modules_dir(self) -> Path:
+        """Installed and generated modules (``<name>/versions/v<N>``); removed ones go to ``.archive``."""
+        return self.root / "modules"
+
     @classmethod
     def prepare(cls, root: Path | str | None = None) -> DataPaths:
         """Create the data folder tree and prove it is writable, or raise a clear ``DataDirError``."""

@@ -218,3 +218,11 @@ def file_hashes(folder: Path) -> dict[str, str]:
         if path.is_file() and rel != MANIFEST_FILE and "__pycache__" not in path.parts:
             hashes[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
     return hashes
+
+
+def rehash(folder: Path) -> Manifest:
+    """Rewrite the manifest's file hashes after an edit by its author (validation fails on stale ones)."""
+    manifest = load_manifest(folder)
+    manifest.provenance.files = file_hashes(folder)
+    manifest.write(folder)
+    return manifest

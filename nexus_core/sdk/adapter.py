@@ -123,8 +123,10 @@ class BaseAdapter(Generic[ConfigT]):
         raw = config.model_dump() if isinstance(config, BaseModel) else dict(config or {})
         self.config: ConfigT = self.config_model.model_validate(raw)  # type: ignore[assignment]
         self._credentials = dict(credentials or {})
-        self.http = httpx.AsyncClient(transport=transport, timeout=20.0, follow_redirects=True, verify=ssl_context(),
-                                      headers={"User-Agent": self.user_agent})
+        # A test's mock transport needs no TLS (and the validation sandbox has no ssl module to give it).
+        tls = {} if transport is not None else {"verify": ssl_context()}
+        self.http = httpx.AsyncClient(transport=transport, timeout=20.0, follow_redirects=True,
+                                      headers={"User-Agent": self.user_agent}, **tls)
 
     def credential(self, name: str) -> str:
         """The credential ``name`` from the app's store; CredentialsMissing (a flag, not a crash) when unset."""

@@ -50,6 +50,7 @@ def test_findings_name_the_line(code: str, line: int, words: str) -> None:
 def test_validate_mode_allows_more() -> None:
     code = "import os, sys, httpx, pydantic, unittest\nprint(os.environ.get('KEY'), sys.argv)\n"
     assert check_code(code, VALIDATE) == []
+    assert check_code("from .sibling import x\n", VALIDATE) == []  # a module's own package
     assert check_code(code, CODE) != []
     assert lines("eval('1')\n", VALIDATE)[1].startswith("calling eval()")
 
