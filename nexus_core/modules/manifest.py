@@ -179,8 +179,9 @@ def _field_problems(exc: ValidationError) -> list[str]:
     return out
 
 
-def load_manifest(folder: Path) -> Manifest:
-    """Read and check ``folder/manifest.json``; the name must equal the folder's name."""
+def load_manifest(folder: Path, *, expected_name: str | None = None) -> Manifest:
+    """Read and check ``folder/manifest.json``; the name must equal the folder's name (or ``expected_name`` for
+    an installed version, which lives in ``<name>/versions/v<N>``)."""
     path = folder / MANIFEST_FILE
     try:
         text = path.read_text(encoding="utf-8")
@@ -204,9 +205,10 @@ def load_manifest(folder: Path) -> Manifest:
     except ValidationError as exc:
         raise ManifestError("manifest.json does not match the module schema:", path=path,
                             problems=_field_problems(exc)) from None
-    if manifest.name != folder.name:
+    expected = expected_name or folder.name
+    if manifest.name != expected:
         raise ManifestError(f"manifest.json names the module {manifest.name!r}, but its folder is "
-                            f"{folder.name!r}.", path=path, problems=["name: must equal the folder name"])
+                            f"{expected!r}.", path=path, problems=["name: must equal the folder name"])
     return manifest
 
 

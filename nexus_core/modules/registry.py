@@ -82,11 +82,11 @@ class ModuleRegistry:
         for name, row in rows.items():
             if row["source"] != "installed":
                 continue
-            folder = self.version_folder(name, row["active_version"])
             try:
-                manifest = load_manifest(folder)
-            except ManifestError as exc:
-                self.problems.append((folder, exc.what))
+                folder = self.version_folder(name, row["active_version"])
+                manifest = load_manifest(folder, expected_name=name)
+            except (ManifestError, ModuleRegistryError) as exc:
+                self.problems.append((self.modules_dir / name, exc.what))
                 continue
             out[name] = ModuleRecord(name, "installed", folder, manifest, bool(row["enabled"]),
                                      json.loads(row["config"] or "{}"), row["active_version"])

@@ -66,7 +66,8 @@ def _module_name(relative: str) -> str:
     return Path(relative).with_suffix("").as_posix().replace("/", ".")
 
 
-def validate_module(folder: Path | str, *, use_bubblewrap: bool | None = None) -> ValidationReport:
+def validate_module(folder: Path | str, *, use_bubblewrap: bool | None = None,
+                    limits: Limits = TEST_LIMITS) -> ValidationReport:
     """Run every check; later checks are skipped (and fail) when an earlier one makes them meaningless."""
     started = time.monotonic()
     folder = Path(folder)
@@ -85,7 +86,7 @@ def validate_module(folder: Path | str, *, use_bubblewrap: bool | None = None) -
     report.checks.append(compiled)
     report.checks.append(_check_ast(folder, manifest))
     if manifest is not None and all(c.passed for c in report.checks):
-        adapter, tests, operations, sandbox = _run_tests(folder, manifest, use_bubblewrap)
+        adapter, tests, operations, sandbox = _run_tests(folder, manifest, use_bubblewrap, limits)
         report.checks += [adapter, tests]
         report.operations = operations
         report.sandbox = sandbox
@@ -135,7 +136,7 @@ def _check_compile(folder: Path) -> Check:
 
 def _check_ast(folder: Path, manifest: Manifest | None) -> Check:
     policy = policy_for(SandboxMode.INTEGRATION if manifest and manifest.network_hosts else SandboxMode.VALIDATE)
-    local = {folder.name, "nexus_sdk"}
+    local = {manifest.name if manifest else folder.name, "nexus_sdk"}
     problems = []
     for path in _python_files(folder):
         rel = path.relative_to(folder).as_posix()
@@ -182,11 +183,11 @@ print({REPORT_MARKER!r} + json.dumps(report))
 '''
 
 
-def _run_tests(folder: Path, manifest: Manifest, use_bubblewrap: bool | None
+def _run_tests(folder: Path, manifest: Manifest, use_bubblewrap: bool | None, limits: Limits
                ) -> tuple[Check, Check, list[dict[str, Any]], str]:
     files: dict[str, str | bytes] = dict(module_files(folder, manifest.name))
     files.update({f"nexus_sdk/{p.name}": p.read_bytes() for p in sorted(SDK_DIR.glob("*.py"))})
-    sandbox = Sandbox(SandboxMode.VALIDATE, limits=TEST_LIMITS, use_bubblewrap=use_bubblewrap)
+    sandbox = Sandbox(SandboxMode.VALIDATE, limits=limits, use_bubblewrap=use_bubblewrap)
     strength = "bubblewrap" if sandbox.use_bubblewrap else "guard only (no bubblewrap)"
     result = sandbox.run_code(_runner_source(manifest), files=files, script_name="nexus_validate.py")
     line = next((ln for ln in reversed(result.stdout.splitlines()) if ln.startswith(REPORT_MARKER)), None)

@@ -118,15 +118,23 @@ class BaseAdapter(Generic[ConfigT]):
 
     def __init__(self, config: Mapping[str, Any] | BaseModel | None = None,
                  credentials: Mapping[str, str] | None = None, *, transport: Any = None) -> None:
-        import httpx
-
         raw = config.model_dump() if isinstance(config, BaseModel) else dict(config or {})
         self.config: ConfigT = self.config_model.model_validate(raw)  # type: ignore[assignment]
         self._credentials = dict(credentials or {})
-        # A test's mock transport needs no TLS (and the validation sandbox has no ssl module to give it).
-        tls = {} if transport is not None else {"verify": ssl_context()}
-        self.http = httpx.AsyncClient(transport=transport, timeout=20.0, follow_redirects=True,
-                                      headers={"User-Agent": self.user_agent}, **tls)
+        self._transport = transport
+        self._http: Any = None
+
+    @property
+    def http(self) -> Any:
+        """An ``httpx.AsyncClient``, made on first use (a test's mock transport needs no TLS, and the validation
+        sandbox has no ssl module to give it)."""
+        if self._http is None:
+            import httpx
+
+            tls = {} if self._transport is not None else {"verify": ssl_context()}
+            self._http = httpx.AsyncClient(transport=self._transport, timeout=20.0, follow_redirects=True,
+                                           headers={"User-Agent": self.user_agent}, **tls)
+        return self._http
 
     def credential(self, name: str) -> str:
         """The credential ``name`` from the app's store; CredentialsMissing (a flag, not a crash) when unset."""
@@ -140,7 +148,8 @@ class BaseAdapter(Generic[ConfigT]):
         return True
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     @classmethod
     def operations(cls) -> dict[str, OperationSpec]:
