@@ -25,6 +25,7 @@ class AppContext(QObject):
         self.routing_changed = EmitterBridge(core.routing.changed, self)  # RoutingTable
         self.library_changed = EmitterBridge(core.library.changed, self)  # None: folders or scan results
         self.models_changed = EmitterBridge(core.models.changed, self)  # None: a model was loaded or unloaded
+        self.module_events = EmitterBridge(core.modules.changed, self)  # str: the integration module that changed
         self.effective_theme = "light"
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_scheme_changed)
 
@@ -45,5 +46,6 @@ class AppContext(QObject):
 
     def close(self) -> None:
         for bridge in (self.job_events, self.telemetry, self.chat_events, self.conversations_changed,
-                       self.providers_changed, self.routing_changed, self.library_changed, self.models_changed):
+                       self.providers_changed, self.routing_changed, self.library_changed, self.models_changed,
+                       self.module_events):
             bridge.close()

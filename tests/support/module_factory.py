@@ -35,6 +35,7 @@ class Lab(BaseAdapter[LabConfig]):
             text: what to repeat
             times: how often
         """
+        print(f"echo called with {text!r}")
         return {"echo": text * times}
 
     @operation
