@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         core.telemetry.start()
         # Provider SDKs take ~1 s to import: do it now, off the GUI thread, not when the first message is sent.
         threading.Thread(target=_preload_then_freeze, args=(core,), name="nexus-preload", daemon=True).start()
+        # Enabled integration modules start in their sandboxed workers, after the first paint.
+        core.runner.submit(lambda _ctx: core.modules.start_enabled(), name="Start integration modules")
+        core.modules.start_monitor()
         if core.problems:
             errors.report("Some settings were repaired", "\n\n".join(core.problems), warning=True)
         if args.screenshot is not None:

@@ -6,9 +6,8 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
-
 from nexus_sdk import BaseAdapter, ModuleError, UpstreamError, operation, register_adapter
+from pydantic import BaseModel, Field
 
 _CODE = re.compile(r"^[A-Za-z]{3}$")
 

@@ -4,7 +4,6 @@ import asyncio
 import unittest
 
 import httpx
-
 from nexus_sdk import ModuleError
 
 from .adapter import ExchangeRates

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from nexus_sdk import BaseAdapter, CredentialsMissing, ModuleError, UpstreamError, operation, register_adapter
+from pydantic import BaseModel
 
 
 class OpenWeatherConfig(BaseModel):

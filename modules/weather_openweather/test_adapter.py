@@ -4,7 +4,6 @@ import asyncio
 import unittest
 
 import httpx
-
 from nexus_sdk import CredentialsMissing, ModuleError
 
 from .adapter import OpenWeather

@@ -6,9 +6,8 @@ import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, Field
-
 from nexus_sdk import BaseAdapter, ModuleError, UpstreamError, operation, register_adapter
+from pydantic import BaseModel, Field
 
 _LANG = re.compile(r"^[a-z]{2,3}(-[a-z]+)?$")
 _TAGS = re.compile(r"<[^>]+>")

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from nexus_core.errors import NexusError
 from nexus_core.events import Emitter
+from nexus_core.logs import redact, register_secret
 from nexus_core.modules.health import BreakerState, CircuitBreaker, RateLimiter
 from nexus_core.modules.manifest import Approval, Manifest, Validation
 from nexus_core.modules.registry import ModuleRecord, ModuleRegistry
@@ -125,6 +126,8 @@ class ModuleService:
         self._live: dict[str, _Live] = {}
         self._lock = threading.Lock()
         self.changed: Emitter[str] = Emitter("modules.changed")
+        self._monitor: threading.Thread | None = None
+        self._monitor_stop = threading.Event()
 
     def _state(self, name: str) -> _Live:
         with self._lock:
@@ -179,8 +182,9 @@ class ModuleService:
         return [n for n in needed if not self.credentials.get(credential_key(record.name, n))]
 
     def log_lines(self, name: str) -> list[str]:
+        """The worker's output, with any stored secret masked (a module might print its key)."""
         live = self._state(name)
-        return live.worker.log_lines() if live.worker is not None else []
+        return [redact(line) for line in live.worker.log_lines()] if live.worker is not None else []
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
@@ -229,6 +233,7 @@ class ModuleService:
         for spec in record.manifest.credentials:
             value = self.credentials.get(credential_key(record.name, spec.name))
             if value:
+                register_secret(value)  # masked wherever the app logs, and in the module's own log below
                 values[spec.name] = value
         return values
 
@@ -422,7 +427,30 @@ class ModuleService:
         self.changed.emit(name)
         return ok
 
+    def check_running(self) -> dict[str, bool]:
+        """Health-check every running module (the periodic monitor's one pass)."""
+        with self._lock:
+            running = [n for n, live in self._live.items() if live.worker is not None and live.worker.alive]
+        return {name: self.health_check(name) for name in running}
+
+    def start_monitor(self, interval_s: float = HEALTH_INTERVAL_S) -> None:
+        """Check running modules every ``interval_s`` in a daemon thread until ``close``."""
+        if self._monitor is not None:
+            return
+        stop = self._monitor_stop
+
+        def loop() -> None:
+            while not stop.wait(interval_s):
+                try:
+                    self.check_running()
+                except Exception:  # the monitor must outlive any one module's misbehaviour
+                    log.exception("module health monitor pass failed")
+
+        self._monitor = threading.Thread(target=loop, name="module-health", daemon=True)
+        self._monitor.start()
+
     def close(self) -> None:
+        self._monitor_stop.set()
         with self._lock:
             names = list(self._live)
         for name in names:

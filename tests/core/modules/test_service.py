@@ -30,7 +30,7 @@ class JsonServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 server.hits.append(self.path)
                 status, body = server.routes.get(self.path.split("?")[0], (404, {"error": "no route"}))
                 data = json.dumps(body).encode()
@@ -225,3 +225,41 @@ def test_a_module_folder_deleted_while_loaded_keeps_serving_and_is_reported(core
     assert core.modules.call(lab, "echo", {"text": "still"}) == {"echo": "still"}  # the worker has its copy
     assert lab not in [s.name for s in core.modules.statuses()]
     assert any("lab" in str(folder) for folder, _ in core.modules.registry.problems)
+
+
+def test_an_adapter_that_breaks_after_install_is_an_error_not_a_crash(core: Core, lab: str,
+                                                                        nexus_home: Path) -> None:
+    core.modules.load(lab)
+    installed = nexus_home / "modules" / "lab" / "versions" / "v1" / "adapter.py"
+    installed.write_text("raise RuntimeError('broken on import')\n")
+    with pytest.raises(ModuleCallError) as caught:
+        core.modules.reload(lab)
+    assert caught.value.kind == "load" and "broken on import" in caught.value.what
+    status = core.modules.status(lab)
+    assert status.state == "error" and status.health == "red" and "broken on import" in (status.last_error or "")
+    assert core.tools.get("lab__echo") is None
+    assert core.modules.statuses()  # the rest of the service is unaffected
+
+
+def test_the_health_monitor_checks_running_modules(core: Core, lab: str) -> None:
+    core.modules.load(lab)
+    assert core.modules.check_running() == {lab: True}
+    assert core.modules.registry.health(lab)[0].kind == "health"
+
+
+def test_a_module_printing_its_key_has_it_masked_in_the_log(core: Core, tmp_path: Path) -> None:
+    from tests.support.module_factory import LAB_ADAPTER
+
+    leaky = LAB_ADAPTER + '''
+    @operation
+    async def leak(self) -> str:
+        """Print the token (a careless module)."""
+        print("token is", self.credential("TOKEN"))
+        return "printed"
+'''
+    folder = make_module(tmp_path / "src", "leaky", adapter=leaky, credentials=[{"name": "TOKEN", "label": "T"}])
+    core.modules.install(folder, approved_by="test", load=False)
+    core.modules.set_credential("leaky", "TOKEN", "leak-me-0123456789abcdef")
+    assert core.modules.call("leaky", "leak", {}) == "printed"
+    lines = "\n".join(core.modules.log_lines("leaky"))
+    assert "token is" in lines and "leak-me-0123456789abcdef" not in lines
