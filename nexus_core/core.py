@@ -25,6 +25,7 @@ from nexus_core.models.scan import model_roots
 from nexus_core.modules.registry import ModuleRegistry
 from nexus_core.modules.service import ModuleService
 from nexus_core.paths import DataPaths
+from nexus_core.pipeline.service import PipelineService
 from nexus_core.providers.pool import ProviderPool
 from nexus_core.providers.records import CallRecorder
 from nexus_core.routing.router import Router
@@ -56,6 +57,7 @@ class Core:
     models: ModelManager
     library: ModelLibrary
     modules: ModuleService
+    pipelines: PipelineService
     problems: list[str] = field(default_factory=list)  # things the user should be told once, at start
 
     @classmethod
@@ -94,13 +96,17 @@ class Core:
             workspace.mkdir(parents=True, exist_ok=True)
             return ToolContext(workspace, conversation_id, services)
 
+        agent = AgentLoop(router, tools)
+        pipelines = PipelineService(paths.root / "pipelines", {
+            "router": router, "agent": agent, "tools": tools, "modules": modules,
+            "tool_context": tool_context("pipeline")})
         chat = ChatService(conversations, router, aio, system_prompt=settings.chat_system_prompt,
-                           agent=AgentLoop(router, tools), tool_context=tool_context)
+                           agent=agent, tool_context=tool_context, planner=pipelines.plan)
         # The credential store's passphrase-mode warning is not a start-up problem: the Models panel shows it
         # where keys are entered, and the passphrase dialog repeats it.
         problems = [*loaded.problems, *providers.problems, *routing.problems]
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
-                   chat, tools, models, library, modules, problems)
+                   chat, tools, models, library, modules, pipelines, problems)
 
     def save_settings(self) -> None:
         save_settings(self.paths.settings_file, self.settings)

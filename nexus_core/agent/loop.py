@@ -76,9 +76,14 @@ class AgentLoop:
     always_allowed: dict[str | None, set[str]] = field(default_factory=dict)  # conversation → tools approved
 
     async def run(self, target: RouteDecision | str, messages: list[ChatMessage], *, ctx: ToolContext,
-                  approver: Approver | None, use_tools: bool = True, **route: Any) -> AsyncIterator[AgentEvent]:
-        """Yield router events for every round plus tool events; ``messages`` is extended as rounds finish."""
-        specs = self.registry.specs() if use_tools else []
+                  approver: Approver | None, use_tools: bool = True, tool_names: list[str] | None = None,
+                  **route: Any) -> AsyncIterator[AgentEvent]:
+        """Yield router events for every round plus tool events; ``messages`` is extended as rounds finish.
+
+        ``tool_names`` limits the tools offered (the pipeline's Tool Picker); None offers all of them.
+        """
+        specs = self.registry.specs(tool_names) if use_tools else []
+        use_tools = use_tools and bool(specs)
         for round_number in range(1, self.max_rounds + 1):
             result = ChatResult()
             async with aclosing(self.router.stream(target, messages, tools=specs, **route)) as events:

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 from nexus_core.agent.loop import AgentLoop, Approval, ApprovalRequest, Approver, RoundDone, ToolFinished, ToolStarted
 from nexus_core.aio import AsyncLoopThread
 from nexus_core.chat.conversations import ConversationStore, StoredMessage
+from nexus_core.chat.plan import ChatPlan
 from nexus_core.errors import NexusError
 from nexus_core.events import Emitter
 from nexus_core.providers.records import CallRecord
@@ -30,6 +31,7 @@ from nexus_core.tools.base import ToolContext
 from nexus_core.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
+Planner = Callable[..., Awaitable[ChatPlan]]  # (query, *, history_chars, override, conversation_id) -> plan
 SAVE_EVERY_S = 1.0  # how often a streaming answer is written to the store
 
 
@@ -88,8 +90,10 @@ class Turn:
 class ChatService:
     def __init__(self, conversations: ConversationStore, router: Router, aio: AsyncLoopThread, *,
                  system_prompt: str = "", agent: AgentLoop | None = None,
-                 tool_context: Callable[[str], ToolContext] | None = None) -> None:
+                 tool_context: Callable[[str], ToolContext] | None = None, planner: Planner | None = None) -> None:
+        """``planner``: how a message is to be answered (the chat pipeline); without one, the router decides."""
         self.conversations = conversations
+        self.planner = planner
         self.router = router
         self.aio = aio
         self.system_prompt = system_prompt
@@ -196,17 +200,20 @@ class ChatService:
             history = [m for m in self.conversations.messages(turn.conversation_id)
                        if m.id != turn.assistant_message_id and (m.content or m.tool_calls)
                        and (m.status != "error" or m.role == "tool")]  # a failed tool's result still answers its call
-            decision = await self.router.decide(
-                user.content, history_chars=sum(len(m.content) for m in history[:-1]),
-                override=model_override or conv.model_override, conversation_id=turn.conversation_id)
+            plan = await self._plan(user.content, history_chars=sum(len(m.content) for m in history[:-1]),
+                                    override=model_override or conv.model_override,
+                                    conversation_id=turn.conversation_id)
+            decision = plan.decision
             meta.update(task_type=decision.task_type.value, tier=decision.tier, route_reason=decision.reason,
                         route_source=decision.source)
             self._emit(turn, "routed", decision=decision)
-            messages = ([ChatMessage("system", self.system_prompt)] if self.system_prompt else [])
+            system = "\n\n".join(p for p in (self.system_prompt, plan.system_extra) if p)
+            messages = ([ChatMessage("system", system)] if system else [])
             messages += [m.to_chat_message() for m in history]
             stream = self.agent.run(decision, messages, ctx=self._tool_context(turn.conversation_id),
                                     approver=self._approve, use_tools=turn.use_tools,
-                                    conversation_id=turn.conversation_id)
+                                    tool_names=plan.offered_tools(), temperature=plan.temperature,
+                                    max_tokens=plan.max_tokens, conversation_id=turn.conversation_id)
             async with aclosing(stream) as events:
                 async for event in events:
                     if isinstance(event, TextDelta):
@@ -238,6 +245,10 @@ class ChatService:
                         self._store_round(turn, result.text, event)
                         result = ChatResult()
                         self._emit(turn, "round_done")
+            if plan.footer and result.text:
+                footer = TextDelta(f"\n\n{plan.footer}")
+                result.add(footer)
+                self._emit(turn, "delta", text=footer.text)
         except asyncio.CancelledError:
             status, outcome, error = "partial", "cancelled", "Stopped before the answer was finished."
             raise
@@ -251,6 +262,15 @@ class ChatService:
         finally:
             _sum_tokens(meta, records)
             self._finalise(turn, result, meta, last_record, started, status, outcome, error)
+
+    async def _plan(self, query: str, *, history_chars: int, override: str | None,
+                    conversation_id: str) -> ChatPlan:
+        if self.planner is not None:
+            return await self.planner(query, history_chars=history_chars, override=override,
+                                      conversation_id=conversation_id)
+        decision = await self.router.decide(query, history_chars=history_chars, override=override,
+                                            conversation_id=conversation_id)
+        return ChatPlan(decision)
 
     def _finalise(self, turn: Turn, result: ChatResult, meta: dict[str, Any], record: CallRecord | None,
                   started: float, status: str, outcome: str, error: str | None) -> None:

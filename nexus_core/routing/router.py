@@ -26,7 +26,15 @@ from nexus_core.providers.types import (
     ToolCallDelta,
     ToolSpec,
 )
-from nexus_core.routing.classify import TASK_LABELS, Classification, TaskType, classify, parse_label, tier_for
+from nexus_core.routing.classify import (
+    TASK_LABELS,
+    Classification,
+    TaskType,
+    Tier,
+    classify,
+    parse_label,
+    tier_for,
+)
 from nexus_core.routing.table import RoutingTableStore
 
 log = logging.getLogger(__name__)
@@ -89,26 +97,38 @@ class Router:
 
     async def decide(self, query: str, *, history_chars: int = 0, override: str | None = None,
                      conversation_id: str | None = None) -> RouteDecision:
-        rules = classify(query, history_chars=history_chars)
+        """The default route: rules (refined by the classifier model when one is set), then the assignment table."""
         if override:
+            rules = classify(query, history_chars=history_chars)
             split_model_ref(override)
             return RouteDecision(rules.task_type, rules.tier.value, [override],
                                  f"model chosen for this conversation ({rules.reason})", "override")
-        table = self.tables.table
-        found = rules
-        if table.classifier_model:
-            refined = await self._ask_classifier(table.classifier_model, query, conversation_id)
-            if refined is not None and refined != rules.task_type:
-                found = Classification(refined, tier_for(refined, query, history_chars=history_chars),
-                                       f"classifier model said {refined.value}", "classifier")
-        candidates = table.candidates(found.task_type, found.tier)
+        found = await self.classify(query, history_chars=history_chars, conversation_id=conversation_id)
+        return RouteDecision(found.task_type, found.tier.value, self.candidates(found.task_type, found.tier),
+                             found.reason, found.source)
+
+    async def classify(self, query: str, *, history_chars: int = 0, use_model: bool = True,
+                       conversation_id: str | None = None) -> Classification:
+        """Task type and tier by rules, refined by the table's classifier model when one is set (and wanted)."""
+        rules = classify(query, history_chars=history_chars)
+        model = self.tables.table.classifier_model
+        if not (use_model and model):
+            return rules
+        refined = await self._ask_classifier(model, query, conversation_id)
+        if refined is None or refined == rules.task_type:
+            return rules
+        return Classification(refined, tier_for(refined, query, history_chars=history_chars),
+                              f"classifier model said {refined.value}", "classifier")
+
+    def candidates(self, task_type: TaskType, tier: Tier) -> list[str]:
+        """The assigned model and its fallbacks; NOT_CONFIGURED (saying where to fix it) when none is assigned."""
+        candidates = self.tables.table.candidates(task_type, tier)
         if not candidates:
             raise ProviderError(FailureKind.NOT_CONFIGURED,
-                                f"No model is assigned for {TASK_LABELS[found.task_type].lower()} "
-                                f"({found.tier.value} tier).",
+                                f"No model is assigned for {TASK_LABELS[task_type].lower()} ({tier.value} tier).",
                                 hint="Open Model assignment and pick a model for this tier or task, choose a model "
                                      "for this conversation, or pass --model provider/model.")
-        return RouteDecision(found.task_type, found.tier.value, candidates, found.reason, found.source)
+        return candidates
 
     async def _ask_classifier(self, model_ref: str, query: str, conversation_id: str | None) -> TaskType | None:
         labels = ", ".join(t.value for t in TaskType)

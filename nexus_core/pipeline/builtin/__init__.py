@@ -1,0 +1,1 @@
+"""The node families that ship with the app."""
