@@ -13,15 +13,15 @@ import asyncio
 import hashlib
 import inspect
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from nexus_core.errors import NexusError
 from nexus_core.events import Emitter
-from nexus_core.pipeline.graph import Graph
+from nexus_core.pipeline.graph import Graph, Link
 from nexus_core.pipeline.nodes import NodeContext, NodeRegistry, NodeType
 from nexus_core.pipeline.validate import errors, topological_order, validate_graph
 
@@ -92,11 +92,17 @@ def _fingerprint(value: Any) -> str:
         return f"{type(value).__qualname__}:{value!r}"
 
 
+_STATM: list[int] = []  # one descriptor on /proc/self/statm, opened on first use and read with pread
+
+
 def _rss() -> int:
+    """Resident memory in bytes, cheaply enough to take before and after every node (Linux; 0 elsewhere)."""
     try:
-        return int(Path("/proc/self/statm").read_bytes().split()[1]) * 4096
+        if not _STATM:
+            _STATM.append(os.open("/proc/self/statm", os.O_RDONLY))
+        return int(os.pread(_STATM[0], 64, 0).split()[1]) * 4096
     except (OSError, ValueError, IndexError):
-        return 0  # not Linux: memory is not reported
+        return 0
 
 
 class Executor:
@@ -138,13 +144,18 @@ class Executor:
         limit = asyncio.Semaphore(self.max_parallel)
         started = time.perf_counter()
 
+        into: dict[str, list[Link]] = {}
+        for link in graph.links:
+            into.setdefault(link.target, []).append(link)
+
         async def run_one(node_id: str) -> None:
             try:
-                for link in graph.incoming(node_id):
+                for link in into.get(node_id, ()):
                     if link.source in done:
                         await done[link.source]
                 async with limit:
-                    await self._run_node(graph, node_id, graph_inputs, mode, run_id, result, signatures)
+                    await self._run_node(graph, node_id, into.get(node_id, []), graph_inputs, mode, run_id, result,
+                                         signatures)
             finally:
                 done[node_id].set_result(None)
 
@@ -152,26 +163,27 @@ class Executor:
         result.duration_ms = (time.perf_counter() - started) * 1000
         return result
 
-    def _signature(self, graph: Graph, node_id: str, node_type: NodeType, graph_inputs: dict[str, Any],
-                   signatures: dict[str, str]) -> str:
+    def _signature(self, graph: Graph, node_id: str, node_type: NodeType, incoming: list[Link],
+                   graph_inputs: dict[str, Any], signatures: dict[str, str]) -> str:
         node = graph.nodes[node_id]
         parts = [node.type, _fingerprint({**node_type.default_params(), **node.params}), str(node.enabled)]
-        for link in sorted(graph.incoming(node_id), key=lambda link: link.target_port):
+        for link in sorted(incoming, key=lambda link: link.target_port):
             parts.append(f"{link.target_port}<-{signatures.get(link.source, '?')}.{link.source_port}")
         if node_type.category == "Input":
             parts.append(_fingerprint(graph_inputs))
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
-    async def _run_node(self, graph: Graph, node_id: str, graph_inputs: dict[str, Any], mode: str, run_id: int,
-                        result: RunResult, signatures: dict[str, str]) -> None:
+    async def _run_node(self, graph: Graph, node_id: str, incoming: list[Link], graph_inputs: dict[str, Any],
+                        mode: str, run_id: int, result: RunResult, signatures: dict[str, str]) -> None:
         node = graph.nodes[node_id]
         node_type = self.registry.get(node.type)
         assert node_type is not None  # validated
         params = {**node_type.default_params(), **node.params}
         inputs: dict[str, Any] = {}
         upstream_missing = False
+        by_port = {link.target_port: link for link in incoming}
         for port in node_type.inputs:
-            link = graph.link_into(node_id, port.name)
+            link = by_port.get(port.name)
             if link is None:
                 continue
             source = result.nodes.get(link.source)
@@ -184,7 +196,7 @@ class Executor:
                 upstream_missing = True
         if node_type.category == "Input":
             inputs["__graph_inputs__"] = graph_inputs
-        signature = self._signature(graph, node_id, node_type, graph_inputs, signatures)
+        signature = self._signature(graph, node_id, node_type, incoming, graph_inputs, signatures)
         signatures[node_id] = signature
         if upstream_missing:
             result.nodes[node_id] = NodeRun("skipped", error="an upstream node failed or was skipped")

@@ -134,6 +134,11 @@ class Graph:
         self.changed.emit(GraphChange("params", node_id))
         return old
 
+    def unset_param(self, node_id: str, name: str) -> None:
+        """Back to the type's default for ``name``."""
+        self.nodes[node_id].params.pop(name, None)
+        self.changed.emit(GraphChange("params", node_id))
+
     def set_enabled(self, node_id: str, enabled: bool) -> None:
         self.nodes[node_id].enabled = enabled
         self.changed.emit(GraphChange("enabled", node_id))

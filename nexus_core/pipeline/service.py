@@ -47,7 +47,11 @@ class PipelineService:
         return DEFAULTS_DIR / f"{name}.json"
 
     def chat_graph(self) -> Graph:
-        """The user's chat graph (or the default), re-read when its file changed."""
+        """A copy of the user's chat graph (or the default) to edit; saving it is what changes the chat."""
+        return serialize.from_dict(serialize.to_dict(self._chat_graph()), self.registry)
+
+    def _chat_graph(self) -> Graph:
+        """The live chat graph, re-read when its file changed; never handed out (edits go through saving)."""
         path = self.chat_path if self.chat_path.is_file() else self.default_path("chat")
         mtime = path.stat().st_mtime if path.is_file() else 0.0
         with self._lock:
@@ -86,7 +90,7 @@ class PipelineService:
     async def plan(self, query: str, *, history_chars: int = 0, override: str | None = None,
                    conversation_id: str | None = None) -> ChatPlan:
         """Run the chat graph up to (not through) the model call and return the plan the chat service streams."""
-        graph = self.chat_graph()
+        graph = self._chat_graph()
         sinks = [n for n in graph.nodes.values() if n.type == "chat.synthesis" and n.enabled]
         executors = [n for n in graph.nodes.values() if n.type == "chat.executor"]
         if not executors:

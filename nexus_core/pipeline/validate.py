@@ -23,26 +23,28 @@ class Problem:
 def topological_order(graph: Graph) -> tuple[list[str], list[str]]:
     """(order, nodes on a cycle); Kahn's algorithm, ties broken by id so the order is stable."""
     indegree = {node_id: 0 for node_id in graph.nodes}
+    out: dict[str, list[str]] = {}
     for link in graph.links:
         if link.target in indegree and link.source in indegree:
             indegree[link.target] += 1
+            out.setdefault(link.source, []).append(link.target)
     ready = sorted(n for n, d in indegree.items() if d == 0)
     order: list[str] = []
     while ready:
         node_id = ready.pop(0)
         order.append(node_id)
-        for link in sorted(graph.outgoing(node_id), key=lambda link: link.target):
-            if link.target in indegree:
-                indegree[link.target] -= 1
-                if indegree[link.target] == 0:
-                    ready.append(link.target)
-                    ready.sort()
+        for target in sorted(out.get(node_id, [])):
+            indegree[target] -= 1
+            if indegree[target] == 0:
+                ready.append(target)
+                ready.sort()
     cyclic = sorted(n for n in graph.nodes if n not in order)
     return order, cyclic
 
 
 def validate_graph(graph: Graph, registry: NodeRegistry) -> list[Problem]:
     problems: list[Problem] = []
+    linked_inputs = {(link.target, link.target_port) for link in graph.links}
     for node_id, node in sorted(graph.nodes.items()):
         node_type = registry.get(node.type)
         if node_type is None:
@@ -56,7 +58,7 @@ def validate_graph(graph: Graph, registry: NodeRegistry) -> list[Problem]:
             elif (why := param.check(value)) is not None:
                 problems.append(Problem(node_id, f"parameter {name!r} {why} (got {value!r})"))
         for port in node_type.inputs:
-            if port.required and graph.link_into(node_id, port.name) is None:
+            if port.required and (node_id, port.name) not in linked_inputs:
                 problems.append(Problem(node_id, f"required input {port.name!r} ({port.type}) is not connected",
                                         port.name))
     for link in graph.links:
