@@ -41,7 +41,7 @@ def direct(registry, graph: Graph) -> float:  # type: ignore[no-untyped-def]
     ctx = NodeContext()
     value = registry.get("input.value").run(ctx, {"__graph_inputs__": {"x": 0.0}}, {"name": "x", "default": ""})
     add = registry.get("number.add").run
-    for i in range(len(graph.nodes) - 2):
+    for _ in range(len(graph.nodes) - 2):
         value = {"value": add(ctx, {"x": value.get("value", value.get("number"))}, {"add": 1.0})["number"]}
     return registry.get("output.value").run(ctx, {"value": value["value"]}, {})["value"]
 

@@ -10,12 +10,12 @@ import pytest
 from nexus_core.core import Core
 from nexus_core.pipeline import serialize
 from nexus_core.pipeline.executor import PipelineError
-from tests.core.providers.conftest import add_provider, core, route_all, server  # noqa: F401 - fixtures
+from tests.core.providers.conftest import add_provider, route_all
 from tests.support.llm_servers import ScriptedOpenAIServer, text
 
 
 @pytest.fixture
-def ready(core: Core, server: ScriptedOpenAIServer) -> Core:  # noqa: F811 - the imported fixtures
+def ready(core: Core, server: ScriptedOpenAIServer) -> Core:
     add_provider(core, server)
     route_all(core, "loc/m1")
     return core

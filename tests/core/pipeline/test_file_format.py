@@ -67,7 +67,8 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
 node = st.fixed_dictionaries({"id": st.text(max_size=4) | json_values, "type": st.sampled_from(
     ["number.add", "text.template", "nope", ""]) | json_values}, optional={"params": json_values,
                                                                         "enabled": json_values})
-document = st.fixed_dictionaries({"format": st.just("nexus-pipeline") | json_values, "version": st.just(1) | json_values},
+document = st.fixed_dictionaries({"format": st.just("nexus-pipeline") | json_values,
+                                  "version": st.just(1) | json_values},
                                  optional={"nodes": st.lists(node, max_size=4) | json_values,
                                            "links": st.lists(st.dictionaries(st.sampled_from(["from", "to"]),
                                                                              json_values), max_size=3) | json_values,
