@@ -171,16 +171,17 @@ class PipelinePanel(Panel):
 
     def _set_scene(self) -> None:
         old = self.view.scene()
-        self.scene = GraphScene(self.graph, self.history, self.registry)
+        self.scene = GraphScene(self.graph, self.history, self.registry, parent=self)
         self.scene.selectionChanged.connect(self._selection_changed)
         self.scene.link_refused.connect(self.status.show_error)
         self._graph_off = self.graph.changed.connect(lambda _c: self._validate_timer.start())
         self.view.setScene(self.scene)
         if isinstance(old, GraphScene):
             old.close()
+            old.deleteLater()
         self.revalidate()
         self._refresh_title()
-        QTimer.singleShot(0, self.view.fit_all)
+        QTimer.singleShot(0, self, self.view.fit_all)  # with a context object: dropped if the panel is gone
 
     def _load(self, graph: Graph, path: Path | None) -> None:
         self._graph_off()
@@ -422,4 +423,8 @@ class PipelinePanel(Panel):
 
     def shutdown(self) -> None:
         self._events.close()
+        self._graph_off()
+        self._history_off()
+        self._validate_timer.stop()
+        self.view.setScene(None)
         self.scene.close()

@@ -6,7 +6,7 @@ through ``GraphHistory``, so undo/redo and the model never disagree with what is
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsSceneMouseEvent
 
@@ -19,8 +19,9 @@ from nexus_core.pipeline.nodes import NodeRegistry, compatible
 class GraphScene(QGraphicsScene):
     link_refused = Signal(str)  # why a dragged connection was not made
 
-    def __init__(self, graph: Graph, history: GraphHistory, registry: NodeRegistry) -> None:
-        super().__init__()
+    def __init__(self, graph: Graph, history: GraphHistory, registry: NodeRegistry,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.graph = graph
         self.history = history
         self.registry = registry
@@ -33,7 +34,11 @@ class GraphScene(QGraphicsScene):
         self.rebuild()
 
     def close(self) -> None:
+        """Stop listening to the graph and delete every item now (not whenever the garbage collector runs)."""
         self._disconnect()
+        self.node_items.clear()
+        self.edge_items.clear()
+        self.clear()
 
     # ---- drawing the model -------------------------------------------------------------------------
 
