@@ -34,6 +34,18 @@ def open_core_for_providers(args: argparse.Namespace):
     return core
 
 
+def json_object_arg(text: str, option: str, example: str) -> dict[str, object]:
+    """A command-line option holding a JSON object, or a NexusError that says how to quote it."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NexusError(f"{option} is not valid JSON: {exc.msg} at column {exc.colno}.",
+                         hint=f"Quote it for the shell: {option} '{example}'") from None
+    if not isinstance(value, dict):
+        raise NexusError(f"{option} must be a JSON object.", hint=f"For example {option} '{example}'")
+    return value
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from nexus_core.runtime import installed_versions, torch_runtime
 

@@ -145,15 +145,10 @@ def _rollback(core: Any, args: argparse.Namespace) -> int:
 
 
 def _call(core: Any, args: argparse.Namespace) -> int:
+    from nexus_core.cli import json_object_arg
     from nexus_core.modules.worker import ModuleCallError
 
-    try:
-        arguments = json.loads(args.args)
-    except json.JSONDecodeError as exc:
-        raise NexusError(f"--args is not valid JSON: {exc.msg} at column {exc.colno}.",
-                         hint='Quote it for the shell: --args \'{"city": "Oslo"}\'') from None
-    if not isinstance(arguments, dict):
-        raise NexusError("--args must be a JSON object.", hint='For example --args \'{"city": "Oslo"}\'')
+    arguments = json_object_arg(args.args, "--args", '{"city": "Oslo"}')
     try:
         value = core.modules.call(args.name, args.operation, arguments)
     except ModuleCallError as exc:

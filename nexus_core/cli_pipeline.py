@@ -8,8 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nexus_core.errors import NexusError
-
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("pipeline", help="node-graph pipelines: validate or run a pipeline file")
@@ -55,16 +53,11 @@ def _validate(core: Any, args: argparse.Namespace) -> int:
 
 
 def _run(core: Any, args: argparse.Namespace) -> int:
+    from nexus_core.cli import json_object_arg
     from nexus_core.pipeline import serialize
     from nexus_core.pipeline.executor import Executor
 
-    try:
-        inputs = json.loads(args.input)
-    except json.JSONDecodeError as exc:
-        raise NexusError(f"--input is not valid JSON: {exc.msg} at column {exc.colno}.",
-                         hint='Quote it for the shell: --input \'{"query": "hello"}\'') from None
-    if not isinstance(inputs, dict):
-        raise NexusError("--input must be a JSON object.", hint='For example --input \'{"query": "hello"}\'')
+    inputs = json_object_arg(args.input, "--input", '{"query": "hello"}')
     graph = serialize.load(args.file, core.pipelines.registry)
     executor = Executor(core.pipelines.registry, services=core.pipelines.services)
     result = core.aio.run(executor.run(graph, inputs), timeout=None)

@@ -24,9 +24,9 @@ from app.context import AppContext
 from app.panels.models.assignment_rows import AssignmentRows
 from app.panels.models.model_combo import ModelCombo
 from app.panels.models.prices_table import PricesTable
-from app.panels.models.status_label import StatusLabel
 from app.panels.models.table_form import FormInput, build_table, refs_in_use
 from app.panels.models.try_routing import TryRouting
+from app.widgets.status_label import StatusLabel
 from nexus_core.errors import NexusError
 from nexus_core.routing.classify import TASK_LABELS, TaskType, Tier
 from nexus_core.routing.table import RoutingTable

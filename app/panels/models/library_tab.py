@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from app.context import AppContext
 from app.panels.models.library_details import LibraryDetails
 from app.panels.models.library_table import LibraryTable
-from app.panels.models.status_label import StatusLabel
+from app.widgets.status_label import StatusLabel
 from nexus_core.jobs.models import JobEvent, JobState
 from nexus_core.models.detect import CATEGORIES
 from nexus_core.models.library import LibraryEntry

@@ -6,15 +6,16 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import QTableWidgetItem, QWidget
 
+from app.widgets.keyed_table import KEY_ROLE, KeyedTable
 from nexus_core.models.library import LibraryEntry
 from nexus_core.models.loader import LoadedModel
 from nexus_core.units import human_count, human_size
 
 COLUMNS = ["Name", "Category", "Architecture", "Parameters", "Size", "Dtype", "Supported", "Loaded"]
 NAME, CATEGORY, ARCH, PARAMS, SIZE, DTYPE, SUPPORTED, LOADED = range(len(COLUMNS))
-PATH_ROLE = Qt.ItemDataRole.UserRole
+PATH_ROLE = KEY_ROLE
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -28,16 +29,11 @@ class _Item(QTableWidgetItem):
         return self.text().lower() < other.text().lower()  # super().__lt__ recurses into this method in PySide6
 
 
-class LibraryTable(QTableWidget):
-    """Read-only rows keyed by folder path, so a refresh keeps the selection."""
+class LibraryTable(KeyedTable):
+    """Rows keyed by folder path (as text), so a refresh keeps the selection."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(0, len(COLUMNS), parent)
-        self.setHorizontalHeaderLabels(COLUMNS)
-        self.verticalHeader().setVisible(False)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        super().__init__(COLUMNS, NAME, parent)
         self.setSortingEnabled(True)
         self.sortByColumn(NAME, Qt.SortOrder.AscendingOrder)
         self.setAlternatingRowColors(True)
@@ -76,8 +72,7 @@ class LibraryTable(QTableWidget):
         self.resizeColumnsToContents()
         self.setColumnWidth(NAME, min(max(self.columnWidth(NAME), 180), 360))
         self.horizontalHeader().setStretchLastSection(True)
-        if (selected is None or not self.select(selected)) and self.rowCount():
-            self.selectRow(0)
+        self.reselect(str(selected) if selected is not None else None)
 
     def apply_filter(self, text: str, category: str | None) -> None:
         needle = text.strip().lower()
@@ -92,16 +87,8 @@ class LibraryTable(QTableWidget):
         return sum(not self.isRowHidden(r) for r in range(self.rowCount()))
 
     def selected_path(self) -> Path | None:
-        rows = self.selectionModel().selectedRows()
-        if not rows:
-            return None
-        item = self.item(rows[0].row(), NAME)
-        return Path(item.data(PATH_ROLE)) if item is not None else None
+        key = self.selected_key()
+        return Path(key) if key is not None else None
 
-    def select(self, path: Path) -> bool:
-        for row in range(self.rowCount()):
-            item = self.item(row, NAME)
-            if item is not None and Path(item.data(PATH_ROLE)) == path:
-                self.selectRow(row)
-                return True
-        return False
+    def select(self, key: Path | str) -> bool:  # type: ignore[override]
+        return super().select(str(key))

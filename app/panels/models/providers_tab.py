@@ -26,7 +26,7 @@ from app.panels.models.detect_results import DetectResults
 from app.panels.models.key_dialog import ApiKeyDialog
 from app.panels.models.provider_dialog import ProviderDialog
 from app.panels.models.providers_table import ProvidersTable
-from app.panels.models.status_label import StatusLabel
+from app.widgets.status_label import StatusLabel
 from app.workers import AsyncCall, run_async
 from nexus_core.errors import NexusError
 from nexus_core.providers.config import ProviderConfig

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import QHeaderView, QTableWidgetItem, QWidget
 
 from app.panels.models.key_status import key_status
 from app.panels.models.provider_dialog import KIND_LABELS
+from app.widgets.keyed_table import KeyedTable
 from nexus_core.providers.config import ProviderConfig
 from nexus_core.providers.pool import ProviderPool
 from nexus_core.providers.presets import PRESETS
@@ -17,18 +18,13 @@ NAME, TYPE, ADDRESS, KEY, MODELS, ENABLED = range(len(COLUMNS))
 MAX_TOOLTIP_MODELS = 30
 
 
-class ProvidersTable(QTableWidget):
+class ProvidersTable(KeyedTable):
     """Read-only rows, one per provider, selected by name (so a redraw keeps the selection)."""
 
     def __init__(self, pool: ProviderPool, credentials: CredentialStore, parent: QWidget | None = None) -> None:
-        super().__init__(0, len(COLUMNS), parent)
+        super().__init__(COLUMNS, NAME, parent)
         self.pool = pool
         self.credentials = credentials
-        self.setHorizontalHeaderLabels(COLUMNS)
-        self.verticalHeader().setVisible(False)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
 
     def show_configs(self, configs: list[ProviderConfig]) -> None:
         selected = self.selected_name()
@@ -57,28 +53,11 @@ class ProvidersTable(QTableWidget):
                 ("Yes" if config.enabled else "No", "")]
 
     def selected_name(self) -> str | None:
-        rows = self.selectionModel().selectedRows()
-        if not rows:
-            return None
-        item = self.item(rows[0].row(), NAME)
-        return item.data(Qt.ItemDataRole.UserRole) if item else None
-
-    def _row_of(self, name: str) -> int | None:
-        for row in range(self.rowCount()):
-            item = self.item(row, NAME)
-            if item and item.data(Qt.ItemDataRole.UserRole) == name:
-                return row
-        return None
-
-    def select(self, name: str) -> bool:
-        row = self._row_of(name)
-        if row is not None:
-            self.selectRow(row)
-        return row is not None
+        return self.selected_key()
 
     def row_texts(self, name: str) -> dict[str, str]:
         """The visible cells of one provider's row, by column title (what the person reads); {} if absent."""
-        row = self._row_of(name)
+        row = self.row_of(name)
         if row is None:
             return {}
         return {title: self.item(row, column).text() for column, title in enumerate(COLUMNS)}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import QHeaderView, QTableWidgetItem, QWidget
 
+from app.widgets.keyed_table import KEY_ROLE, KeyedTable
 from nexus_core.modules.service import ModuleStatus
 
 COLUMNS = ["", "Module", "Version", "Source", "State", "Circuit", "Operations"]
@@ -17,18 +18,13 @@ HEALTH_TIPS = {"green": "Healthy", "yellow": "Needs attention (credentials, a re
                "red": "Failing (load error, failed health check, or circuit open)", "grey": "Not running"}
 
 
-class ModulesTable(QTableWidget):
+class ModulesTable(KeyedTable):
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(0, len(COLUMNS), parent)
-        self.setHorizontalHeaderLabels(COLUMNS)
-        self.verticalHeader().setVisible(False)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        super().__init__(COLUMNS, NAME, parent)
         self.setAlternatingRowColors(True)
 
     def show_statuses(self, statuses: list[ModuleStatus]) -> None:
-        selected = self.selected_name()
+        selected = self.selected_key()
         self.setRowCount(len(statuses))
         for row, s in enumerate(statuses):
             light = QTableWidgetItem("●")
@@ -44,31 +40,15 @@ class ModulesTable(QTableWidget):
                 item = QTableWidgetItem(text)
                 item.setToolTip(tip)
                 if column == NAME:
-                    item.setData(Qt.ItemDataRole.UserRole, s.name)
+                    item.setData(KEY_ROLE, s.name)
                 self.setItem(row, column, item)
         self.resizeColumnsToContents()
         self.horizontalHeader().setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
-        if (selected is None or not self.select(selected)) and self.rowCount():
-            self.selectRow(0)
+        self.reselect(selected)
 
     def selected_name(self) -> str | None:
-        rows = self.selectionModel().selectedRows()
-        if not rows:
-            return None
-        item = self.item(rows[0].row(), NAME)
-        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
-
-    def select(self, name: str) -> bool:
-        for row in range(self.rowCount()):
-            item = self.item(row, NAME)
-            if item is not None and item.data(Qt.ItemDataRole.UserRole) == name:
-                self.selectRow(row)
-                return True
-        return False
+        return self.selected_key()
 
     def health_of(self, name: str) -> str | None:
-        for row in range(self.rowCount()):
-            item = self.item(row, NAME)
-            if item is not None and item.data(Qt.ItemDataRole.UserRole) == name:
-                return self.item(row, LIGHT).data(Qt.ItemDataRole.UserRole)
-        return None
+        row = self.row_of(name)
+        return self.item(row, LIGHT).data(Qt.ItemDataRole.UserRole) if row is not None else None

@@ -22,12 +22,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
-from app.panels.models.status_label import StatusLabel
 from app.panels.modules.credentials_dialog import CredentialsDialog
 from app.panels.modules.details import ModuleDetails
 from app.panels.modules.install_dialog import InstallDialog
 from app.panels.modules.modules_table import ModulesTable
 from app.panels.registry import Panel
+from app.widgets.status_label import StatusLabel
 from nexus_core.jobs.models import JobEvent, JobState
 from nexus_core.jobs.runner import JobHandle
 from nexus_core.modules.registry import ModuleRegistryError

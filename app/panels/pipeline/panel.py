@@ -32,12 +32,12 @@ from PySide6.QtWidgets import (
 
 from app.bridge import EmitterBridge
 from app.context import AppContext
-from app.panels.models.status_label import StatusLabel
 from app.panels.pipeline.items import NodeItem
 from app.panels.pipeline.properties import PropertiesPanel
 from app.panels.pipeline.scene import GraphScene
 from app.panels.pipeline.view import GraphView
 from app.panels.registry import Panel
+from app.widgets.status_label import StatusLabel
 from app.workers import run_async
 from nexus_core.errors import NexusError
 from nexus_core.pipeline import serialize
