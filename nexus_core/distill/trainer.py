@@ -1,0 +1,422 @@
+"""A distillation run: teachers and student loaded, data ordered, steps taken, checkpoints and state kept so a
+stopped run resumes to exactly the weights an unstopped one reaches (same machine)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nexus_core.distill.data import load_samples, split_and_order, token_blocks
+from nexus_core.distill.losses import LossConfig, build_projections, distillation_loss, layer_importance
+from nexus_core.distill.state import (
+    DistillConfig,
+    RunState,
+    RunStateError,
+    checkpoint_dirs,
+    load_state,
+    prune_checkpoints,
+    save_state,
+)
+from nexus_core.errors import NexusError
+
+log = logging.getLogger(__name__)
+HISTORY_KEEP = 5000
+
+
+class DistillError(NexusError):
+    """The run cannot start or go on (models, tokenizers, data, the run folder)."""
+
+
+@dataclass
+class StepReport:
+    step: int
+    total_steps: int
+    parts: dict[str, float]
+    lr: float
+    tokens: int
+    seconds: float
+
+
+Progress = Callable[[StepReport], None]
+
+
+def _prepare_run_dir(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-probe"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise DistillError(f"The run folder cannot be written: {exc.strerror or exc}.", path=run_dir,
+                           hint="Pick a folder you can write to (--out).") from None
+
+
+class DistillRun:
+    def __init__(self, run_dir: Path, state: RunState) -> None:
+        self.run_dir = run_dir
+        self.state = state
+        self.config = state.config
+
+    # ---- creating and resuming ----------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, run_dir: Path, config: DistillConfig) -> DistillRun:
+        _prepare_run_dir(run_dir)
+        if (run_dir / ".pipeline_state.json").exists():
+            raise DistillError("The run folder already holds a run.", path=run_dir,
+                               hint=f"Resume it with: nexus distill --resume {run_dir}, or pick another --out.")
+        samples, report = load_samples(Path(config.data))
+        train, held = split_and_order(len(samples), seed=config.seed, sample_size=config.sample_size,
+                                      held_out=config.held_out)
+        state = RunState(config, train, held, data_summary=report.summary())
+        run = cls(run_dir, state)
+        save_state(run_dir, state)
+        return run
+
+    @classmethod
+    def resume(cls, run_dir: Path, *, max_steps: int | None = None) -> DistillRun:
+        _prepare_run_dir(run_dir)
+        state = load_state(run_dir)
+        if max_steps is not None:
+            state.config.max_steps = max_steps  # the only setting a resume may move: where to stop
+        return cls(run_dir, state)
+
+    # ---- models ------------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        import torch
+        import transformers
+
+        from nexus_core.models.devices import pick_device_and_dtype
+        from nexus_core.models.loader import load_model
+
+        device, dtype_name = pick_device_and_dtype(self.config.device, self.config.dtype)
+        self.device = device
+        self.autocast = torch.bfloat16 if device.startswith("cuda") and dtype_name == "bfloat16" else None
+        self.teachers: dict[str, Any] = {}
+        tokenizer = None
+        vocab: dict[str, int] | None = None
+        for domain, path in sorted(self.config.teachers.items()):
+            try:
+                loaded = load_model(path, device=device, dtype=dtype_name)
+            except NexusError as exc:
+                raise DistillError(f"Teacher {path!r} cannot be loaded: {exc.what}", path=path, hint=exc.hint) from exc
+            if loaded.tokenizer is None or not hasattr(loaded.model, "lm_head"):
+                raise DistillError(f"Teacher {path!r} is not a causal language model with a tokenizer.", path=path)
+            if vocab is not None and loaded.tokenizer.get_vocab() != vocab:
+                raise DistillError(f"Teacher {path!r} uses a different tokenizer from the other teachers.", path=path,
+                                   hint="Distil from teachers of one model family (the same tokenizer).")
+            vocab = loaded.tokenizer.get_vocab()
+            tokenizer = tokenizer or loaded.tokenizer
+            model = loaded.model.eval()
+            for param in model.parameters():
+                param.requires_grad_(False)
+            self.teachers[domain] = model
+        assert tokenizer is not None
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.tokenizer = tokenizer
+        first_teacher = next(iter(self.teachers.values()))
+        torch.manual_seed(self.config.seed)
+        student_spec = self.config.student
+        if student_spec == "half" or student_spec.endswith(".json"):
+            base = first_teacher.config.to_dict()
+            if student_spec == "half":
+                heads = max(1, base.get("num_attention_heads", 2) // 2)
+                base.update(hidden_size=base["hidden_size"] // 2, num_hidden_layers=max(1, base[
+                    "num_hidden_layers"] // 2), intermediate_size=base.get("intermediate_size", 4 * base[
+                        "hidden_size"]) // 2, num_attention_heads=heads,
+                    num_key_value_heads=min(heads, base.get("num_key_value_heads") or heads))
+            else:
+                try:
+                    base.update(json.loads(Path(student_spec).read_text(encoding="utf-8")))
+                except (OSError, json.JSONDecodeError) as exc:
+                    raise DistillError(f"The student config cannot be read: {exc}", path=student_spec) from None
+            config = type(first_teacher.config).from_dict(base)
+            student = transformers.AutoModelForCausalLM.from_config(config)
+        else:
+            try:
+                loaded = load_model(student_spec, device="cpu", dtype="float32")
+            except NexusError as exc:
+                raise DistillError(f"The student {student_spec!r} cannot be loaded: {exc.what}", path=student_spec,
+                                   hint=exc.hint) from exc
+            if loaded.tokenizer is not None and loaded.tokenizer.get_vocab() != vocab:
+                raise DistillError("The student's tokenizer differs from the teacher's; logits cannot be compared "
+                                   "token for token.", path=student_spec,
+                                   hint="Use a student of the teacher's family, or 'half' to derive one.")
+            student = loaded.model
+        if student.config.vocab_size > first_teacher.config.vocab_size + 256 or \
+                student.config.vocab_size < len(tokenizer):
+            raise DistillError(f"The student's vocabulary ({student.config.vocab_size}) does not fit the teacher's "
+                               f"tokenizer ({len(tokenizer)} tokens).", hint="Use a student of the teacher's family.")
+        self.student = student.to(device).float().train()
+        width_s, width_t = self.student.config.hidden_size, first_teacher.config.hidden_size
+        self.projections = build_projections(width_s, width_t, self.student.config.num_hidden_layers).to(device)
+
+    def _blocks(self) -> None:
+        samples, _report = load_samples(Path(self.config.data))
+        self.train_blocks = token_blocks(samples, self.state.order, self.tokenizer,
+                                         max_length=self.config.max_length, pack=self.config.pack)
+        self.held_blocks = token_blocks(samples, self.state.held_out, self.tokenizer,
+                                        max_length=self.config.max_length, pack=self.config.pack)
+        if not self.train_blocks:
+            raise DistillError("The data gives no training blocks (every sample is shorter than two tokens).",
+                               path=self.config.data)
+
+    def total_steps(self) -> int:
+        per_epoch = -(-len(self.train_blocks) // (self.config.batch_size * self.config.grad_accum))
+        total = per_epoch * self.config.epochs
+        return min(total, self.config.max_steps) if self.config.max_steps else total
+
+    def _batch(self, blocks: list[tuple[list[int], str]]) -> dict[str, Any]:
+        import torch
+
+        width = max(len(ids) for ids, _ in blocks)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(blocks), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(blocks), width), dtype=torch.long)
+        for row, (tokens, _domain) in enumerate(blocks):
+            ids[row, :len(tokens)] = torch.tensor(tokens)
+            mask[row, :len(tokens)] = 1
+        return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
+
+    def _teacher_for(self, domain: str) -> Any:
+        return self.teachers.get(domain) or self.teachers.get("") or next(iter(self.teachers.values()))
+
+    # ---- training ----------------------------------------------------------------------------------
+
+    def _optimizer(self) -> tuple[Any, Any]:
+        import torch
+
+        params = [p for p in self.student.parameters() if p.requires_grad] + list(self.projections.parameters())
+        optimizer = torch.optim.AdamW(params, lr=self.config.lr, weight_decay=0.0)
+        warmup, total = self.config.warmup_steps, max(1, self.total_steps())
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / max(1, warmup)
+            return max(0.0, (total - step) / max(1, total - warmup))
+
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+    def prepare(self) -> tuple[Any, Any]:
+        """Load the models and data and restore the newest checkpoint; returns (optimizer, scheduler)."""
+        self._load()
+        self._blocks()
+        optimizer, scheduler = self._optimizer()
+        self._restore(optimizer, scheduler)
+        return optimizer, scheduler
+
+    def run(self, *, progress: Progress | None = None, should_stop: Callable[[], bool] = lambda: False) -> RunState:
+        """Train until the step budget, the data, or ``should_stop``; checkpoints and state are saved on the way
+        and at the end (a stop saves first, so the run resumes exactly)."""
+        import torch
+
+        if self.state.status == "finished":
+            return self.state
+        optimizer, scheduler = self.prepare()
+        loss_config = self._loss_config()
+        total = self.total_steps()
+        per_step = self.config.batch_size * self.config.grad_accum
+        self.state.status = "running"
+        save_state(self.run_dir, self.state)
+        while self.state.step < total:
+            if should_stop():
+                self.state.status = "stopped"
+                break
+            if self.state.position + per_step > len(self.train_blocks):
+                self.state.epoch += 1
+                self.state.position = 0
+            started = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            parts_sum: dict[str, float] = {}
+            tokens = 0
+            for micro in range(self.config.grad_accum):
+                start = self.state.position + micro * self.config.batch_size
+                chunk = self.train_blocks[start:start + self.config.batch_size]
+                if not chunk:
+                    continue
+                batch = self._batch(chunk)
+                tokens += int(batch["attention_mask"].sum())
+                terms = self._forward(batch, chunk, loss_config)
+                (terms.total / self.config.grad_accum).backward()
+                for key, value in terms.parts.items():
+                    parts_sum[key] = parts_sum.get(key, 0.0) + value / self.config.grad_accum
+            torch.nn.utils.clip_grad_norm_(list(self.student.parameters()) + list(self.projections.parameters()),
+                                           1.0)
+            optimizer.step()
+            scheduler.step()
+            self.state.position += per_step
+            self.state.step += 1
+            lr = scheduler.get_last_lr()[0]
+            entry = {"step": self.state.step, "lr": lr, **{k: round(v, 6) for k, v in parts_sum.items()}}
+            self.state.history.append(entry)
+            del self.state.history[:-HISTORY_KEEP]
+            if progress is not None:
+                progress(StepReport(self.state.step, total, parts_sum, lr, tokens, time.perf_counter() - started))
+            if self.state.step % self.config.checkpoint_every == 0:
+                self.checkpoint(optimizer, scheduler)
+        else:
+            self.state.status = "finished"
+        self.checkpoint(optimizer, scheduler)
+        if self.state.status == "finished":
+            self.export()
+        return self.state
+
+    def _loss_config(self) -> LossConfig:
+        critical = self.config.critical_layers
+        if critical == "auto":
+            calibration = self._batch(self.train_blocks[: self.config.batch_size])
+            self.student.eval()
+            critical = layer_importance(self.student, calibration)
+            self.student.train()
+            self.state.results["critical_layers"] = critical
+        return LossConfig(self.config.divergence, self.config.temperature, self.config.jsd_beta,
+                          self.config.logit_weight, self.config.hidden_weight, self.config.ce_weight,
+                          tuple(int(i) for i in critical), self.config.critical_multiplier)
+
+    def _forward(self, batch: dict[str, Any], chunk: list[tuple[list[int], str]], loss_config: LossConfig) -> Any:
+        import contextlib
+
+        import torch
+
+        hidden = loss_config.hidden_weight > 0
+        autocast = (torch.autocast("cuda", dtype=self.autocast) if self.autocast is not None
+                    else contextlib.nullcontext())
+        with autocast:
+            domains = {domain for _ids, domain in chunk}
+            with torch.no_grad():
+                if len(domains) <= 1:
+                    teacher_out = self._teacher_for(next(iter(domains)))(**batch, output_hidden_states=hidden)
+                else:
+                    teacher_out = self._routed_teachers(batch, chunk, hidden)
+            student_out = self.student(**batch, output_hidden_states=hidden)
+            return distillation_loss(student_out, teacher_out, batch, self.projections, loss_config)
+
+    def _routed_teachers(self, batch: dict[str, Any], chunk: list[tuple[list[int], str]], hidden: bool) -> Any:
+        """Each row through its domain's teacher, reassembled in batch order."""
+        import torch
+        from transformers.modeling_outputs import CausalLMOutputWithPast
+
+        rows: dict[int, Any] = {}
+        states: dict[int, list[Any]] = {}
+        for domain in sorted({d for _ids, d in chunk}):
+            index = [i for i, (_ids, d) in enumerate(chunk) if d == domain]
+            sub = {k: v[index] for k, v in batch.items()}
+            out = self._teacher_for(domain)(**sub, output_hidden_states=hidden)
+            for j, i in enumerate(index):
+                rows[i] = out.logits[j]
+                if hidden:
+                    states[i] = [h[j] for h in out.hidden_states]
+        logits = torch.stack([rows[i] for i in range(len(chunk))])
+        hidden_states = None
+        if hidden:
+            hidden_states = tuple(torch.stack([states[i][layer] for i in range(len(chunk))])
+                                  for layer in range(len(states[0])))
+        return CausalLMOutputWithPast(logits=logits, hidden_states=hidden_states)
+
+    # ---- checkpoints -------------------------------------------------------------------------------
+
+    def checkpoint(self, optimizer: Any, scheduler: Any) -> Path:
+        import torch
+
+        folder = self.run_dir / "checkpoints" / f"step-{self.state.step:06d}"
+        partial = folder.with_name(folder.name + ".partial")
+        partial.mkdir(parents=True, exist_ok=True)
+        torch.save({"student": self.student.state_dict(), "projections": self.projections.state_dict(),
+                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "torch_rng": torch.get_rng_state(), "python_rng": list(random.getstate()[1]),
+                    "step": self.state.step}, partial / "training.pt")
+        if folder.exists():
+            import shutil
+
+            shutil.rmtree(folder)
+        partial.rename(folder)
+        self.state.checkpoint = folder.relative_to(self.run_dir).as_posix()
+        save_state(self.run_dir, self.state)
+        prune_checkpoints(self.run_dir)
+        return folder
+
+    def _restore(self, optimizer: Any, scheduler: Any) -> None:
+        """Load the newest readable checkpoint; a damaged one is skipped (with a log line) for the one before."""
+        import torch
+
+        if self.state.checkpoint is None:
+            return
+        for folder in checkpoint_dirs(self.run_dir):
+            try:
+                saved = torch.load(folder / "training.pt", map_location=self.device, weights_only=True)
+                self.student.load_state_dict(saved["student"])
+                self.projections.load_state_dict(saved["projections"])
+                optimizer.load_state_dict(saved["optimizer"])
+                scheduler.load_state_dict(saved["scheduler"])
+                torch.set_rng_state(saved["torch_rng"].cpu())
+            except Exception as exc:  # a truncated or corrupt file: fall back to the previous checkpoint
+                log.warning("checkpoint %s unreadable (%s); trying an older one", folder, exc)
+                continue
+            step = int(saved["step"])
+            if step != self.state.step:  # the state moved past this checkpoint: rewind it to match
+                self._rewind_to(step)
+            return
+        raise RunStateError("No checkpoint of this run can be read.", path=self.run_dir / "checkpoints",
+                            hint="Start the run again; the data order and settings are in .pipeline_state.json.")
+
+    def _rewind_to(self, step: int) -> None:
+        per_step = self.config.batch_size * self.config.grad_accum
+        blocks = len(self.train_blocks)
+        position = 0
+        epoch = 0
+        for _ in range(step):
+            if position + per_step > blocks:
+                epoch += 1
+                position = 0
+            position += per_step
+        self.state.step, self.state.position, self.state.epoch = step, position, epoch
+        self.state.history = [h for h in self.state.history if h.get("step", 0) <= step]
+
+    # ---- results -----------------------------------------------------------------------------------
+
+    def evaluate(self) -> dict[str, float]:
+        """Held-out perplexity of the student and each teacher, and top-1 agreement with the teacher."""
+        import math
+
+        import torch
+        import torch.nn.functional as F  # noqa: N812
+
+        self.student.eval()
+        totals = {"student_nll": 0.0, "teacher_nll": 0.0, "agree": 0.0, "tokens": 0.0}
+        with torch.no_grad():
+            for start in range(0, len(self.held_blocks), self.config.batch_size):
+                chunk = self.held_blocks[start:start + self.config.batch_size]
+                batch = self._batch(chunk)
+                mask = batch["attention_mask"][:, 1:].bool()
+                labels = batch["input_ids"][:, 1:]
+                s_logits = self.student(**batch).logits[:, :-1].float()
+                t_logits = self._routed_teachers(batch, chunk, False).logits[:, :-1].float()
+                vocab = min(s_logits.shape[-1], t_logits.shape[-1])
+                for name, logits in (("student_nll", s_logits), ("teacher_nll", t_logits)):
+                    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="none")
+                    totals[name] += float(nll[mask.reshape(-1)].sum())
+                agree = s_logits[..., :vocab].argmax(-1) == t_logits[..., :vocab].argmax(-1)
+                totals["agree"] += float(agree[mask].sum())
+                totals["tokens"] += float(mask.sum())
+        self.student.train()
+        tokens = max(totals["tokens"], 1.0)
+        results = {"student_perplexity": math.exp(totals["student_nll"] / tokens),
+                   "teacher_perplexity": math.exp(totals["teacher_nll"] / tokens),
+                   "top1_agreement": totals["agree"] / tokens, "held_out_tokens": int(totals["tokens"])}
+        self.state.results.update(results)
+        save_state(self.run_dir, self.state)
+        return results
+
+    def export(self) -> Path:
+        target = self.run_dir / "student"
+        self.student.save_pretrained(target)
+        self.tokenizer.save_pretrained(target)
+        return target
