@@ -154,7 +154,7 @@ def test_bad_inputs_say_what_is_wrong(teacher: Path, data: Path, tmp_path: Path)
     (run_dir / ".pipeline_state.json").write_text(json.dumps(state))
     with pytest.raises(RunStateError, match="another version"):
         DistillRun.resume(run_dir)
-    with pytest.raises(RunStateError, match="no .pipeline_state.json"):
+    with pytest.raises(RunStateError, match=r"no \.pipeline_state\.json"):
         DistillRun.resume(tmp_path / "empty-run")
 
 
