@@ -17,6 +17,7 @@ from nexus_core.aio import AsyncLoopThread
 from nexus_core.chat.conversations import ConversationStore
 from nexus_core.chat.service import ChatService
 from nexus_core.config import Settings, load_settings, save_settings
+from nexus_core.distill.service import DistillService
 from nexus_core.jobs import JobRunner
 from nexus_core.logs import setup_logging
 from nexus_core.models.library import ModelLibrary
@@ -58,6 +59,7 @@ class Core:
     library: ModelLibrary
     modules: ModuleService
     pipelines: PipelineService
+    distill: DistillService
     problems: list[str] = field(default_factory=list)  # things the user should be told once, at start
 
     @classmethod
@@ -106,7 +108,8 @@ class Core:
         # where keys are entered, and the passphrase dialog repeats it.
         problems = [*loaded.problems, *providers.problems, *routing.problems]
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
-                   chat, tools, models, library, modules, pipelines, problems)
+                   chat, tools, models, library, modules, pipelines, DistillService(paths.root / "runs", runner),
+                   problems)
 
     def save_settings(self) -> None:
         save_settings(self.paths.settings_file, self.settings)
