@@ -87,7 +87,7 @@ class RunState:
     order: list[int]
     held_out: list[int]
     step: int = 0
-    position: int = 0  # index into the block order where the next batch starts
+    position: int = 0  # index into the token blocks (made from ``order``) where the next batch starts
     epoch: int = 0
     status: str = "new"  # new | running | stopped | finished | failed
     checkpoint: str | None = None
@@ -134,8 +134,8 @@ def load_state(run_dir: Path) -> RunState:
     except (KeyError, TypeError, ValueError) as exc:
         raise RunStateError(f"The state file does not make sense ({type(exc).__name__}: {exc}).", path=path,
                             hint="It was edited by hand; start a new run.") from None
-    if state.position > len(state.order) or state.step < 0:
-        raise RunStateError("The state file's position is outside its data order.", path=path,
+    if state.position < 0 or state.step < 0 or state.epoch < 0:
+        raise RunStateError("The state file's step, epoch or position is negative.", path=path,
                             hint="It was edited by hand; start a new run.")
     return state
 

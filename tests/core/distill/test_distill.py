@@ -171,3 +171,14 @@ def test_cli_start_resume_and_eval(teacher: Path, data: Path, tmp_path: Path, ca
     assert "student_perplexity" in json.loads(capsys.readouterr().out)
     assert main(["distill", "--student", "half"]) != 0
     assert "needs --teacher, --data, --out" in capsys.readouterr().err
+
+
+def test_a_packed_run_with_more_blocks_than_samples_reloads(teacher: Path, tmp_path: Path) -> None:
+    data = tmp_path / "long.jsonl"
+    data.write_text("".join(json.dumps({"text": "word " * 200}) + "\n" for _ in range(4)))
+    run = DistillRun.create(tmp_path / "run", config(teacher, data, max_steps=None, max_length=16, batch_size=1,
+                                                     hidden_weight=0.0, ce_weight=0.0))
+    steps: list[int] = []
+    run.run(progress=lambda r: steps.append(r.step), should_stop=lambda: len(steps) >= 8)
+    state = load_state(tmp_path / "run")  # position (in blocks) is past the number of samples: still valid
+    assert state.position == 8 > len(state.order)
