@@ -65,7 +65,8 @@ def _from_record(record: Any) -> Sample | None:
             turns.append((str(message.get("role") or "user"), message["content"]))
         return Sample(messages=tuple(turns), domain=domain) if turns else None
     for prompt_key, answer_key in (("prompt", "completion"), ("instruction", "output"), ("question", "answer")):
-        if isinstance(record.get(prompt_key), str) and isinstance(record.get(answer_key), str):
+        prompt, answer = record.get(prompt_key), record.get(answer_key)
+        if isinstance(prompt, str) and isinstance(answer, str) and (prompt + answer).strip():
             return Sample(messages=((("user", record[prompt_key])), ("assistant", record[answer_key])),
                           domain=domain)
     text = record.get("text") or record.get("content")
@@ -93,16 +94,21 @@ def _read_jsonl(path: Path, report: DataReport) -> list[Sample]:
     return samples
 
 
-def _read_csv(path: Path, report: DataReport) -> list[Sample]:
+def _rows_to_samples(path: Path, rows: Any, report: DataReport, first_line: int) -> list[Sample]:
+    """Table rows (csv, parquet) as samples; a row without usable text is counted with its line number."""
     samples = []
-    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-        for number, row in enumerate(csv.DictReader(handle), 2):
-            sample = _from_record(row)
-            if sample is None:
-                report.note(path, number, "no text or prompt/completion column")
-                continue
-            samples.append(Sample(sample.text, sample.messages, sample.domain, f"{path.name}:{number}"))
+    for number, row in enumerate(rows, first_line):
+        sample = _from_record(row)
+        if sample is None:
+            report.note(path, number, "no text or prompt/completion column")
+            continue
+        samples.append(Sample(sample.text, sample.messages, sample.domain, f"{path.name}:{number}"))
     return samples
+
+
+def _read_csv(path: Path, report: DataReport) -> list[Sample]:
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        return _rows_to_samples(path, csv.DictReader(handle), report, 2)  # line 1 is the header
 
 
 def _read_txt(path: Path, _report: DataReport) -> list[Sample]:
@@ -117,15 +123,7 @@ def _read_parquet(path: Path, report: DataReport) -> list[Sample]:
     except ImportError:
         raise DataError(f"{path.name} is a parquet file, and reading parquet needs pyarrow, which is not "
                         "installed.", path=path, hint="pip install pyarrow, or convert the data to jsonl.") from None
-    rows = pq.read_table(path).to_pylist()
-    samples = []
-    for number, row in enumerate(rows, 1):
-        sample = _from_record(row)
-        if sample is None:
-            report.note(path, number, "no text or prompt/completion column")
-        else:
-            samples.append(Sample(sample.text, sample.messages, sample.domain, f"{path.name}:{number}"))
-    return samples
+    return _rows_to_samples(path, pq.read_table(path).to_pylist(), report, 1)
 
 
 READERS = {".jsonl": _read_jsonl, ".csv": _read_csv, ".txt": _read_txt, ".parquet": _read_parquet}

@@ -182,3 +182,11 @@ def test_a_packed_run_with_more_blocks_than_samples_reloads(teacher: Path, tmp_p
     run.run(progress=lambda r: steps.append(r.step), should_stop=lambda: len(steps) >= 8)
     state = load_state(tmp_path / "run")  # position (in blocks) is past the number of samples: still valid
     assert state.position == 8 > len(state.order)
+
+
+def test_csv_rows_are_read_and_bad_rows_named_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "table.csv"
+    path.write_text("prompt,completion,domain\nwhat is 2+2,4,math\n,,\nname a colour,blue,\n")
+    samples, report = load_samples(path)
+    assert [s.messages[1][1] for s in samples] == ["4", "blue"] and samples[0].domain == "math"
+    assert report.skipped == 1 and report.bad_lines == ["table.csv:3: no text or prompt/completion column"]
