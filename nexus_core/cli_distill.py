@@ -124,6 +124,8 @@ def cmd_distill(args: argparse.Namespace) -> int:
             print("\r\x1b[2K", end="", file=sys.stderr)  # clean up the progress line
     if state.status == "finished" and not already_finished:
         run.evaluate()
+    if getattr(run, "world", None) is not None and not run.world.main:
+        return 130 if state.status == "stopped" else 0  # one report per run, from rank 0
     elif already_finished:
         print("nexus: the run had already finished; nothing to do (use `nexus distill eval` to evaluate again)",
               file=sys.stderr)

@@ -13,6 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from nexus_core.distill.data import load_samples, split_and_order, token_blocks
+from nexus_core.distill.distributed import (
+    World,
+    average_gradients,
+    average_values,
+    barrier,
+    broadcast_parameters,
+    current_world,
+)
 from nexus_core.distill.losses import LossConfig, build_projections, distillation_loss, layer_importance
 from nexus_core.distill.state import (
     DistillConfig,
@@ -67,6 +75,10 @@ class DistillRun:
 
     @classmethod
     def create(cls, run_dir: Path, config: DistillConfig) -> DistillRun:
+        world = current_world()
+        if not world.main:  # under torchrun, rank 0 creates the run; the others then read it
+            barrier(world)
+            return cls.resume(run_dir)
         _prepare_run_dir(run_dir)
         if (run_dir / ".pipeline_state.json").exists():
             raise DistillError("The run folder already holds a run.", path=run_dir,
@@ -77,6 +89,7 @@ class DistillRun:
         state = RunState(config, train, held, data_summary=report.summary())
         run = cls(run_dir, state)
         save_state(run_dir, state)
+        barrier(world)
         return run
 
     @classmethod
@@ -97,6 +110,9 @@ class DistillRun:
         from nexus_core.models.loader import load_model
 
         device, dtype_name = pick_device_and_dtype(self.config.device, self.config.dtype)
+        self.world = current_world()
+        if device == "cuda" and self.world.size > 1:
+            device = f"cuda:{self.world.local_rank}"
         self.device = device
         self.autocast = torch.bfloat16 if device.startswith("cuda") and dtype_name == "bfloat16" else None
         self.teachers: dict[str, Any] = {}
@@ -158,6 +174,7 @@ class DistillRun:
         self.student = student.to(device).float().train()
         width_s, width_t = self.student.config.hidden_size, first_teacher.config.hidden_size
         self.projections = build_projections(width_s, width_t, self.student.config.num_hidden_layers).to(device)
+        broadcast_parameters([self.student, self.projections], self.world)
 
     def _blocks(self) -> None:
         samples, _report = load_samples(Path(self.config.data))
@@ -169,8 +186,13 @@ class DistillRun:
             raise DistillError("The data gives no training blocks (every sample is shorter than two tokens).",
                                path=self.config.data)
 
+    @property
+    def blocks_per_step(self) -> int:
+        """Blocks one optimizer step consumes across all processes."""
+        return self.config.batch_size * self.config.grad_accum * getattr(self, "world", World()).size
+
     def total_steps(self) -> int:
-        per_epoch = -(-len(self.train_blocks) // (self.config.batch_size * self.config.grad_accum))
+        per_epoch = -(-len(self.train_blocks) // self.blocks_per_step)
         total = per_epoch * self.config.epochs
         return min(total, self.config.max_steps) if self.config.max_steps else total
 
@@ -223,9 +245,12 @@ class DistillRun:
         optimizer, scheduler = self.prepare()
         loss_config = self._loss_config()
         total = self.total_steps()
-        per_step = self.config.batch_size * self.config.grad_accum
+        per_step = self.blocks_per_step
+        world = self.world
+        params = list(self.student.parameters()) + list(self.projections.parameters())
         self.state.status = "running"
-        save_state(self.run_dir, self.state)
+        if world.main:
+            save_state(self.run_dir, self.state)
         while self.state.step < total:
             if should_stop():
                 self.state.status = "stopped"
@@ -237,8 +262,9 @@ class DistillRun:
             optimizer.zero_grad(set_to_none=True)
             parts_sum: dict[str, float] = {}
             tokens = 0
+            rank_offset = world.rank * self.config.batch_size * self.config.grad_accum
             for micro in range(self.config.grad_accum):
-                start = self.state.position + micro * self.config.batch_size
+                start = self.state.position + rank_offset + micro * self.config.batch_size
                 chunk = self.train_blocks[start:start + self.config.batch_size]
                 if not chunk:
                     continue
@@ -248,8 +274,9 @@ class DistillRun:
                 (terms.total / self.config.grad_accum).backward()
                 for key, value in terms.parts.items():
                     parts_sum[key] = parts_sum.get(key, 0.0) + value / self.config.grad_accum
-            torch.nn.utils.clip_grad_norm_(list(self.student.parameters()) + list(self.projections.parameters()),
-                                           1.0)
+            average_gradients(params, world)
+            parts_sum = average_values(parts_sum, world)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
             scheduler.step()
             self.state.position += per_step
@@ -258,15 +285,16 @@ class DistillRun:
             entry = {"step": self.state.step, "lr": lr, **{k: round(v, 6) for k, v in parts_sum.items()}}
             self.state.history.append(entry)
             del self.state.history[:-HISTORY_KEEP]
-            if progress is not None:
+            if progress is not None and world.main:
                 progress(StepReport(self.state.step, total, parts_sum, lr, tokens, time.perf_counter() - started))
             if self.state.step % self.config.checkpoint_every == 0:
                 self.checkpoint(optimizer, scheduler)
         else:
             self.state.status = "finished"
         self.checkpoint(optimizer, scheduler)
-        if self.state.status == "finished":
+        if self.state.status == "finished" and world.main:
             self.export()
+        barrier(world)
         return self.state
 
     def _loss_config(self) -> LossConfig:
@@ -327,6 +355,10 @@ class DistillRun:
         import torch
 
         folder = self.run_dir / "checkpoints" / f"step-{self.state.step:06d}"
+        world = getattr(self, "world", World())
+        if not world.main:
+            barrier(world)  # rank 0 writes; the others wait so nobody reads a half-written checkpoint
+            return folder
         partial = folder.with_name(folder.name + ".partial")
         partial.mkdir(parents=True, exist_ok=True)
         torch.save({"student": self.student.state_dict(), "projections": self.projections.state_dict(),
@@ -341,6 +373,7 @@ class DistillRun:
         self.state.checkpoint = folder.relative_to(self.run_dir).as_posix()
         save_state(self.run_dir, self.state)
         prune_checkpoints(self.run_dir)
+        barrier(world)
         return folder
 
     def _restore(self, optimizer: Any, scheduler: Any) -> None:
@@ -368,7 +401,7 @@ class DistillRun:
                             hint="Start the run again; the data order and settings are in .pipeline_state.json.")
 
     def _rewind_to(self, step: int) -> None:
-        per_step = self.config.batch_size * self.config.grad_accum
+        per_step = self.blocks_per_step
         blocks = len(self.train_blocks)
         position = 0
         epoch = 0
@@ -412,7 +445,8 @@ class DistillRun:
                    "teacher_perplexity": math.exp(totals["teacher_nll"] / tokens),
                    "top1_agreement": totals["agree"] / tokens, "held_out_tokens": int(totals["tokens"])}
         self.state.results.update(results)
-        save_state(self.run_dir, self.state)
+        if getattr(self, "world", World()).main:
+            save_state(self.run_dir, self.state)
         return results
 
     def export(self) -> Path:
