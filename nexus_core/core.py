@@ -99,8 +99,9 @@ class Core:
             return ToolContext(workspace, conversation_id, services)
 
         agent = AgentLoop(router, tools)
+        distill = DistillService(paths.root / "runs", runner)
         pipelines = PipelineService(paths.root / "pipelines", {
-            "router": router, "agent": agent, "tools": tools, "modules": modules,
+            "router": router, "agent": agent, "tools": tools, "modules": modules, "distill": distill,
             "tool_context": tool_context("pipeline")})
         chat = ChatService(conversations, router, aio, system_prompt=settings.chat_system_prompt,
                            agent=agent, tool_context=tool_context, planner=pipelines.plan)
@@ -108,8 +109,7 @@ class Core:
         # where keys are entered, and the passphrase dialog repeats it.
         problems = [*loaded.problems, *providers.problems, *routing.problems]
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
-                   chat, tools, models, library, modules, pipelines, DistillService(paths.root / "runs", runner),
-                   problems)
+                   chat, tools, models, library, modules, pipelines, distill, problems)
 
     def save_settings(self) -> None:
         save_settings(self.paths.settings_file, self.settings)

@@ -17,6 +17,7 @@ from nexus_core.events import Emitter
 from nexus_core.pipeline import serialize
 from nexus_core.pipeline.builtin.chat_nodes import chat_nodes
 from nexus_core.pipeline.builtin.core_nodes import core_nodes
+from nexus_core.pipeline.builtin.distill_nodes import distill_nodes
 from nexus_core.pipeline.executor import Executor, PipelineError
 from nexus_core.pipeline.graph import Graph
 from nexus_core.pipeline.nodes import NodeRegistry
@@ -25,7 +26,7 @@ DEFAULTS_DIR = Path(__file__).resolve().parents[2] / "resources" / "pipelines"
 
 
 def default_registry() -> NodeRegistry:
-    return NodeRegistry(loaders=[core_nodes, chat_nodes])
+    return NodeRegistry(loaders=[core_nodes, chat_nodes, distill_nodes])
 
 
 class PipelineService:

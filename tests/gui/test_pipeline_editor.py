@@ -183,3 +183,14 @@ def test_a_broken_chat_pipeline_is_refused_with_the_reason(window, qtbot) -> Non
     qtbot.mouseClick(panel.buttons["save"], Qt.MouseButton.LeftButton)
     assert panel.status.is_error and "was not saved" in panel.status.text()
     assert not window.ctx.core.pipelines.chat_path.exists()
+
+
+def test_the_distillation_template_opens_and_saves_as_the_users_own(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    panel = _panel(window)
+    qtbot.mouseClick(panel.buttons["distill"], Qt.MouseButton.LeftButton)
+    assert {"data", "teacher", "student", "distil", "evaluate", "export"} == set(panel.scene.node_items)
+    assert panel.path == window.ctx.core.pipelines.dir / "distill.json" and panel.problems.count() == 0
+    panel.graph.set_param("teacher", "path", "/models/teacher")
+    qtbot.mouseClick(panel.buttons["save"], Qt.MouseButton.LeftButton)
+    saved = serialize.load(panel.path, panel.registry)
+    assert saved.nodes["teacher"].params["path"] == "/models/teacher"

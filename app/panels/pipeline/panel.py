@@ -77,6 +77,8 @@ class PipelinePanel(Panel):
         bar.addWidget(self.title, 1)
         for key, label, slot, tip in (
                 ("chat", "Chat pipeline", self.open_chat, "Edit the pipeline the chat pane follows"),
+                ("distill", "Distillation", self.open_distillation,
+                 "The distillation pipeline (data → teacher → student → distil → evaluate/export)"),
                 ("open", "Open…", self.open_file, "Open a pipeline file"),
                 ("save", "Save", self.save, "Save (Ctrl+S); for the chat pipeline, the next message follows it"),
                 ("save_as", "Save as…", self.save_as, "Save to another file"),
@@ -200,6 +202,19 @@ class PipelinePanel(Panel):
     def open_chat(self) -> None:
         if self._leave_ok():
             self._load(self.pipelines.chat_graph(), None)
+
+    def open_distillation(self) -> None:
+        """Your distillation pipeline (pipelines/distill.json), or the default one to start from."""
+        if not self._leave_ok():
+            return
+        mine = self.pipelines.dir / "distill.json"
+        source = mine if mine.is_file() else self.pipelines.default_path("distill")
+        try:
+            graph = serialize.load(source, self.registry)
+        except NexusError as exc:
+            self.status.show_error(exc.user_message())
+            return
+        self._load(graph, mine)
 
     def open_file(self) -> None:
         chosen = self.choose_open()
