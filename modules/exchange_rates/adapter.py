@@ -6,7 +6,7 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
-from nexus_sdk import BaseAdapter, ModuleError, UpstreamError, operation, register_adapter
+from nexus_sdk import BaseAdapter, ModuleError, operation, register_adapter
 from pydantic import BaseModel, Field
 
 _CODE = re.compile(r"^[A-Za-z]{3}$")
@@ -25,15 +25,8 @@ def _code(text: str) -> str:
 @register_adapter
 class ExchangeRates(BaseAdapter[FrankfurterConfig]):
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        try:
-            response = await self.http.get(f"{self.config.base_url}{path}", params=params)
-        except Exception as exc:  # any transport failure: the service is unreachable
-            raise UpstreamError(f"Frankfurter could not be reached: {type(exc).__name__}") from exc
-        if response.status_code == 404:
-            raise ModuleError(f"Frankfurter does not know that: {response.text[:200]}")
-        if response.status_code != 200:
-            raise UpstreamError(f"Frankfurter answered HTTP {response.status_code}")
-        return response.json()
+        return await self.get_json(f"{self.config.base_url}{path}", params, service="Frankfurter",
+                                   errors={404: ModuleError("Frankfurter does not know that currency or date")})
 
     @operation
     async def convert(self, amount: Annotated[float, Field(gt=0)], from_currency: str, to_currency: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from nexus_sdk import BaseAdapter, ModuleError, UpstreamError, operation, register_adapter
+from nexus_sdk import BaseAdapter, ModuleError, operation, register_adapter
 from pydantic import BaseModel, Field
 
 from .codes import describe_code
@@ -25,13 +25,7 @@ IMPERIAL = {"temperature_unit": "fahrenheit", "wind_speed_unit": "mph", "precipi
 @register_adapter
 class OpenMeteo(BaseAdapter[OpenMeteoConfig]):
     async def _json(self, url: str, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            response = await self.http.get(url, params=params)
-        except Exception as exc:  # httpx raises a family of transport errors; all mean "could not reach it"
-            raise UpstreamError(f"Open-Meteo could not be reached: {exc}") from exc
-        if response.status_code != 200:
-            raise UpstreamError(f"Open-Meteo answered HTTP {response.status_code}: {response.text[:200]}")
-        return response.json()
+        return await self.get_json(url, params, service="Open-Meteo")
 
     async def _place(self, location: str) -> dict[str, Any]:
         match = _COORDS.match(location)

@@ -17,19 +17,11 @@ class OpenWeatherConfig(BaseModel):
 class OpenWeather(BaseAdapter[OpenWeatherConfig]):
     async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         key = self.credential("API_KEY")
-        try:
-            response = await self.http.get(f"{self.config.base_url}{path}", params={**params, "appid": key})
-        except Exception as exc:  # every transport error means the same to the user: not reachable
-            raise UpstreamError(f"OpenWeather could not be reached: {type(exc).__name__}") from exc
-        if response.status_code == 401:
-            raise CredentialsMissing("OpenWeather refused the API key (HTTP 401): set a valid API_KEY")
-        if response.status_code == 404:
-            raise ModuleError(f"OpenWeather does not know that place: {params.get('q')!r}")
-        if response.status_code == 429:
-            raise UpstreamError("OpenWeather's rate limit for this key is used up; try again later")
-        if response.status_code != 200:
-            raise UpstreamError(f"OpenWeather answered HTTP {response.status_code}")
-        return response.json()
+        return await self.get_json(f"{self.config.base_url}{path}", {**params, "appid": key}, service="OpenWeather",
+                                   errors={
+            401: CredentialsMissing("OpenWeather refused the API key (HTTP 401): set a valid API_KEY"),
+            404: ModuleError(f"OpenWeather does not know that place: {params.get('q')!r}"),
+            429: UpstreamError("OpenWeather's rate limit for this key is used up; try again later")})
 
     @operation
     async def current_weather(self, city: str, units: Literal["metric", "imperial"] = "metric") -> dict[str, Any]:

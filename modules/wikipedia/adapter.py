@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from nexus_sdk import BaseAdapter, ModuleError, UpstreamError, operation, register_adapter
+from nexus_sdk import BaseAdapter, ModuleError, operation, register_adapter
 from pydantic import BaseModel, Field
 
 _LANG = re.compile(r"^[a-z]{2,3}(-[a-z]+)?$")
@@ -27,15 +27,8 @@ class Wikipedia(BaseAdapter[WikipediaConfig]):
         return self.config.base_url.replace("{lang}", lang)
 
     async def _get(self, url: str, params: dict[str, Any] | None = None) -> Any:
-        try:
-            response = await self.http.get(url, params=params)
-        except Exception as exc:  # transport failures all mean the site is unreachable
-            raise UpstreamError(f"Wikipedia could not be reached: {type(exc).__name__}") from exc
-        if response.status_code == 404:
-            raise ModuleError("Wikipedia has no article with that title; search first")
-        if response.status_code != 200:
-            raise UpstreamError(f"Wikipedia answered HTTP {response.status_code}")
-        return response.json()
+        return await self.get_json(url, params, service="Wikipedia",
+                                   errors={404: ModuleError("Wikipedia has no article with that title; search first")})
 
     @operation
     async def search(self, query: str, limit: Annotated[int, Field(ge=1, le=20)] = 5,

@@ -143,6 +143,21 @@ class BaseAdapter(Generic[ConfigT]):
             raise CredentialsMissing(f"the credential {name!r} is not set for this module")
         return value
 
+    async def get_json(self, url: str, params: Mapping[str, Any] | None = None, *, service: str,
+                       errors: Mapping[int, ModuleError] | None = None) -> Any:
+        """GET ``url`` and return its JSON: a transport failure or an unexpected status is an UpstreamError
+        naming ``service``; ``errors`` maps statuses the service uses for the caller's mistakes (404 unknown
+        place, 401 bad key) to the error the agent should see."""
+        try:
+            response = await self.http.get(url, params=dict(params) if params is not None else None)
+        except Exception as exc:  # httpx raises a family of transport errors; all mean "could not reach it"
+            raise UpstreamError(f"{service} could not be reached: {type(exc).__name__}") from exc
+        if errors and response.status_code in errors:
+            raise errors[response.status_code]
+        if response.status_code != 200:
+            raise UpstreamError(f"{service} answered HTTP {response.status_code}")
+        return response.json()
+
     async def health_check(self) -> bool:
         """Override to probe the service cheaply; True means healthy. The default only says it loaded."""
         return True
