@@ -84,7 +84,7 @@ setup_venv() {
   # torch first, pinned: later requirements that accept 2.13.0 then install nothing more. Where a CPU
   # wheel of it is on disk (pip's find-links), pip takes that; elsewhere the registry's (CUDA) build.
   "${pip[@]}" install --quiet "$TORCH_PIN"
-  "${pip[@]}" install --quiet -e "$ROOT[ml,dev]"
+  "${pip[@]}" install --quiet -e "$ROOT[ml,dev,bench]"
   requirements_fingerprint > "$STAMP"
   say "Python packages are ready"
 }

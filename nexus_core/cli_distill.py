@@ -1,7 +1,8 @@
 """``nexus distill``: start a teacher → student run, resume one, or evaluate one.
 
     nexus distill --teacher PATH [--teacher DOMAIN=PATH ...] --student PATH|CONFIG.json|half --data PATH
-                  --out RUN_DIR [--preset debug|standard|production | --sample-size N] [...]
+                  --out RUN_DIR [--preset debug|standard|production | --sample-size N] [--lora-rank R]
+                  [--teacher-cache K] [--gradient-checkpointing] [...]
     nexus distill --resume RUN_DIR [--max-steps N]
     nexus distill eval RUN_DIR
 
@@ -49,6 +50,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--critical-multiplier", type=float, default=10.0)
     p.add_argument("--checkpoint-every", type=int, default=50)
     p.add_argument("--device", default="auto")
+    p.add_argument("--dtype", default="auto", help="auto (bf16/fp16 mixed precision on a GPU that has it), float32...")
+    p.add_argument("--lora-rank", type=int, default=0, help="train LoRA adapters of this rank on a trained student")
+    p.add_argument("--lora-alpha", type=float, help="LoRA scaling (default: twice the rank)")
+    p.add_argument("--teacher-cache", type=int, default=0, metavar="K",
+                   help="cache the teachers' top-K log-probabilities first, then train without them in memory")
+    p.add_argument("--gradient-checkpointing", action="store_true", help="less memory for activations, more time")
+    p.add_argument("--attention", choices=["auto", "sdpa", "eager"], default="auto")
+    p.add_argument("--compile", action="store_true", help="torch.compile the student (off by default)")
     p.add_argument("--json", action="store_true", help="print the final state as JSON")
     p.set_defaults(func=cmd_distill)
 
@@ -89,7 +98,10 @@ def _config(args: argparse.Namespace) -> Any:
                          pack=not args.no_pack, seed=args.seed, divergence=args.loss, temperature=args.temperature,
                          jsd_beta=args.jsd_beta, hidden_weight=args.hidden_weight, ce_weight=args.ce_weight,
                          critical_layers=critical, critical_multiplier=args.critical_multiplier,
-                         checkpoint_every=args.checkpoint_every, device=args.device)
+                         checkpoint_every=args.checkpoint_every, device=args.device, dtype=args.dtype,
+                         lora_rank=args.lora_rank, lora_alpha=args.lora_alpha, teacher_cache_top_k=args.teacher_cache,
+                         gradient_checkpointing=args.gradient_checkpointing, attention=args.attention,
+                         compile=args.compile)
 
 
 def cmd_distill(args: argparse.Namespace) -> int:
@@ -116,7 +128,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     print(f"nexus: {run.state.data_summary}", file=sys.stderr)
     try:
-        state = run.run(progress=_progress_line, should_stop=stop.is_set)
+        state = run.run(progress=_progress_line, should_stop=stop.is_set, phase=_phase_line)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -139,6 +151,13 @@ def cmd_distill(args: argparse.Namespace) -> int:
         for key, value in state.results.items():
             print(f"  {key}: {value}")
     return 130 if state.status == "stopped" else 0
+
+
+def _phase_line(text: str, fraction: float) -> None:
+    if sys.stderr.isatty():
+        print(f"\r\x1b[2K{text}", end="", file=sys.stderr, flush=True)
+    elif fraction >= 1.0:
+        print(text, file=sys.stderr)
 
 
 def _progress_line(report: Any) -> None:

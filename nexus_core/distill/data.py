@@ -2,7 +2,8 @@
 
 Formats: ``.jsonl`` (``text``; ``messages`` chat lists; ``prompt``/``completion``; ``instruction``/``output``),
 ``.csv`` (the same column names), ``.txt`` (one sample per blank-line-separated paragraph), ``.parquet`` (with
-pyarrow). A ``domain`` field routes a sample to its teacher. Broken lines are skipped and counted, with the
+pyarrow), and folders written by ``datasets``' ``save_to_disk`` (a ``train`` split when there are several).
+A ``domain`` field routes a sample to its teacher. Broken lines are skipped and counted, with the
 first line numbers, never fatal.
 """
 
@@ -126,27 +127,61 @@ def _read_parquet(path: Path, report: DataReport) -> list[Sample]:
     return _rows_to_samples(path, pq.read_table(path).to_pylist(), report, 1)
 
 
+def is_saved_dataset(folder: Path) -> bool:
+    """A folder written by ``Dataset.save_to_disk`` or ``DatasetDict.save_to_disk``."""
+    return (folder / "dataset_dict.json").is_file() or (
+        (folder / "state.json").is_file() and (folder / "dataset_info.json").is_file())
+
+
+def _read_saved_dataset(path: Path, report: DataReport) -> list[Sample]:
+    try:
+        import datasets
+    except ImportError:
+        raise DataError(f"{path.name} is a saved `datasets` folder, and reading it needs the datasets library, "
+                        "which is not installed.", path=path,
+                        hint="Install the ML extras (./setup.sh install), or export the data to jsonl.") from None
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except Exception as exc:  # datasets raises many types for damaged folders
+        raise DataError(f"The saved dataset {path.name} cannot be read: {str(exc).splitlines()[0][:200]}",
+                        path=path, hint="Save it again with save_to_disk, or export it to jsonl.") from exc
+    if isinstance(loaded, datasets.DatasetDict):
+        splits = [loaded["train"]] if "train" in loaded else [loaded[name] for name in sorted(loaded)]
+    else:
+        splits = [loaded]
+    samples = []
+    for split in splits:
+        samples += _rows_to_samples(path, iter(split), report, len(samples) + 1)
+    return samples
+
+
 READERS = {".jsonl": _read_jsonl, ".csv": _read_csv, ".txt": _read_txt, ".parquet": _read_parquet}
 
 
 def discover(data: Path) -> list[Path]:
-    if data.is_file():
+    """Data files and saved-dataset folders under ``data`` (hidden ones skipped), in a stable order."""
+    if data.is_file() or (data.is_dir() and is_saved_dataset(data)):
         return [data]
     if not data.is_dir():
         raise DataError("The data path does not exist.", path=data, hint="Pass a data file or a folder of them.")
-    files = sorted(p for p in data.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
-                   and not any(part.startswith(".") for part in p.relative_to(data).parts))
-    if not files:
-        raise DataError("No data files (.jsonl, .csv, .txt, .parquet) were found under the data folder.", path=data,
-                        hint="Put training text in one of those formats under the folder.")
-    return files
+    visible = [p for p in sorted(data.rglob("*"))
+               if not any(part.startswith(".") for part in p.relative_to(data).parts)]
+    saved = [p for p in visible if p.is_dir() and is_saved_dataset(p)]
+    datasets = [p for p in saved if not any(outer in p.parents for outer in saved)]  # a DatasetDict's splits
+    files = [p for p in visible if p.is_file() and p.suffix.lower() in SUFFIXES
+             and not any(folder in p.parents for folder in datasets)]  # a saved dataset's own files are its own
+    found = sorted(files + datasets)
+    if not found:
+        raise DataError("No data files (.jsonl, .csv, .txt, .parquet) or saved datasets were found under the data "
+                        "folder.", path=data, hint="Put training text in one of those formats under the folder.")
+    return found
 
 
 def load_samples(data: Path) -> tuple[list[Sample], DataReport]:
     report = DataReport()
     samples: list[Sample] = []
     for path in discover(data):
-        reader = READERS.get(path.suffix.lower())
+        reader = _read_saved_dataset if path.is_dir() else READERS.get(path.suffix.lower())
         if reader is None:
             raise DataError(f"{path.name}: unsupported file type.", path=path)
         try:

@@ -7,6 +7,7 @@ is 0 (padding, packed-sequence boundaries) count for nothing.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,25 +52,68 @@ def _masked_mean(values: Any, mask: Any) -> Any:
     return (values * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-def logit_divergence(student_logits: Any, teacher_logits: Any, mask: Any, config: LossConfig) -> Any:
-    """Per-token divergence between the temperature-softened distributions, scaled by T² (Hinton et al.)."""
+def _select(logits: Any, mask: Any | None) -> Any:
+    """Rows of ``logits`` (… × V) where ``mask`` is set, as N × V; all of them (flattened) without a mask."""
+    if mask is None:
+        return logits.reshape(-1, logits.shape[-1])
+    return logits[mask.bool()]
+
+
+def _mean(per_token: Any) -> Any:
+    import torch
+
+    return per_token.mean() if per_token.numel() else torch.zeros((), device=per_token.device)
+
+
+def _per_token_divergence(s_log: Any, t_log: Any, config: LossConfig) -> Any:
+    """The chosen divergence between two log-probability tensors over their last dimension."""
+    import torch
+
+    if config.divergence == "kl":  # KL(teacher || student)
+        return (t_log.exp() * (t_log - s_log)).sum(-1)
+    if config.divergence == "rkl":  # KL(student || teacher)
+        return (s_log.exp() * (s_log - t_log)).sum(-1)
+    beta = config.jsd_beta  # generalised JSD: β·KL(T‖M) + (1−β)·KL(S‖M), M = β·T + (1−β)·S
+    mixture = torch.logaddexp(t_log + math.log(beta), s_log + math.log(1 - beta))
+    return beta * (t_log.exp() * (t_log - mixture)).sum(-1) + (1 - beta) * (s_log.exp() * (s_log - mixture)).sum(-1)
+
+
+def logit_divergence(student_logits: Any, teacher_logits: Any, mask: Any | None, config: LossConfig) -> Any:
+    """Mean per-token divergence between the temperature-softened distributions, scaled by T² (Hinton et al.).
+
+    Only positions where ``mask`` is set are computed (padding costs nothing); ``mask=None`` takes every row.
+    The teacher side needs no gradient, so none of its intermediates are kept for the backward pass."""
     import torch
     import torch.nn.functional as F  # noqa: N812 - the usual name
 
     t = config.temperature
-    s_log = F.log_softmax(student_logits.float() / t, dim=-1)
-    t_log = F.log_softmax(teacher_logits.float() / t, dim=-1)
-    if config.divergence == "kl":  # KL(teacher || student)
-        per_token = (t_log.exp() * (t_log - s_log)).sum(-1)
-    elif config.divergence == "rkl":  # KL(student || teacher)
-        per_token = (s_log.exp() * (s_log - t_log)).sum(-1)
-    else:  # generalised JSD: β·KL(T‖M) + (1−β)·KL(S‖M), M = β·T + (1−β)·S
-        beta = config.jsd_beta
-        mixture = torch.logsumexp(torch.stack([t_log + torch.log(torch.tensor(beta)),
-                                               s_log + torch.log(torch.tensor(1 - beta))]), dim=0)
-        per_token = (beta * (t_log.exp() * (t_log - mixture)).sum(-1)
-                     + (1 - beta) * (s_log.exp() * (s_log - mixture)).sum(-1))
-    return _masked_mean(per_token, mask) * (t * t)
+    s_log = F.log_softmax(_select(student_logits, mask).float() / t, dim=-1)
+    with torch.no_grad():
+        t_log = F.log_softmax(_select(teacher_logits, mask).float() / t, dim=-1)
+    return _mean(_per_token_divergence(s_log, t_log, config)) * (t * t)
+
+
+def _with_tail(top_log: Any) -> Any:
+    """Top-k log-probabilities plus one bucket holding the rest of the probability mass."""
+    import torch
+
+    tail = torch.log((1.0 - top_log.exp().sum(-1, keepdim=True)).clamp_min(1e-12))
+    return torch.cat([top_log, tail], dim=-1)
+
+
+def topk_divergence(student_logits: Any, teacher_logprobs: Any, teacher_indices: Any, mask: Any,
+                    config: LossConfig) -> Any:
+    """The divergence against a cached teacher: its top-k log-probabilities (at the run's temperature) and one
+    bucket for the remaining mass, against the student's probabilities of the same tokens and the same
+    remainder. This is the full-vocabulary divergence with the tail merged, so it never exceeds it and equals it
+    when k covers the vocabulary."""
+    import torch.nn.functional as F  # noqa: N812
+
+    t = config.temperature
+    s_full = F.log_softmax(_select(student_logits, mask).float() / t, dim=-1)
+    s_log = _with_tail(s_full.gather(-1, _select(teacher_indices, mask).long()))
+    t_log = _with_tail(_select(teacher_logprobs, mask).float())
+    return _mean(_per_token_divergence(s_log, t_log, config)) * (t * t)
 
 
 def hidden_mse(student_hidden: list[Any], teacher_hidden: list[Any], projections: Any, mask: Any,
@@ -96,32 +140,45 @@ def hidden_mse(student_hidden: list[Any], teacher_hidden: list[Any], projections
     return total / weights, parts
 
 
-def distillation_loss(student_out: Any, teacher_out: Any, batch: dict[str, Any], projections: Any,
-                      config: LossConfig) -> LossTerms:
-    """The weighted sum of the enabled terms; logits are shifted so position t predicts token t+1."""
+@dataclass
+class ModelOutputs:
+    """What the losses need from one model on one batch: next-token logits at the kept positions only
+    (N × V, in row-major order of the batch) and, when asked for, every layer's hidden states (B × L × H)."""
+
+    logits: Any
+    hidden_states: tuple[Any, ...] | None = None
+
+
+def distillation_loss(student: ModelOutputs, teacher: ModelOutputs | None, labels: Any, hidden_mask: Any,
+                      projections: Any, config: LossConfig, teacher_topk: tuple[Any, Any] | None = None) -> LossTerms:
+    """The weighted sum of the enabled terms. ``labels`` are the next tokens at the kept positions (N);
+    ``hidden_mask`` (B × L) marks the real tokens for the hidden-state term. ``teacher_topk`` (log-probabilities
+    and token ids, N × k) replaces the teacher's logits when its top-k were cached (no hidden-state term then)."""
     import torch
     import torch.nn.functional as F  # noqa: N812
 
-    mask = batch["attention_mask"][:, 1:]
-    s_logits = student_out.logits[:, :-1]
-    t_logits = teacher_out.logits[:, :-1]
-    vocab = min(s_logits.shape[-1], t_logits.shape[-1])  # padded vocabularies: compare the shared part
+    s_logits = student.logits
     total = torch.zeros((), device=s_logits.device)
     parts: dict[str, float] = {}
-    if config.logit_weight:
-        term = logit_divergence(s_logits[..., :vocab], t_logits[..., :vocab], mask, config)
+    if config.logit_weight and teacher_topk is not None:
+        term = topk_divergence(s_logits, *teacher_topk, None, config)
+        total = total + config.logit_weight * term
+        parts[f"logit_{config.divergence}"] = float(term.detach())
+    elif config.logit_weight:
+        assert teacher is not None
+        vocab = min(s_logits.shape[-1], teacher.logits.shape[-1])  # padded vocabularies: compare the shared part
+        term = logit_divergence(s_logits[..., :vocab], teacher.logits[..., :vocab], None, config)
         total = total + config.logit_weight * term
         parts[f"logit_{config.divergence}"] = float(term.detach())
     if config.hidden_weight:
-        term, layer_parts = hidden_mse(list(student_out.hidden_states[1:]), list(teacher_out.hidden_states[1:]),
-                                       projections, batch["attention_mask"], config)
+        assert teacher is not None and student.hidden_states is not None and teacher.hidden_states is not None
+        term, layer_parts = hidden_mse(list(student.hidden_states[1:]), list(teacher.hidden_states[1:]),
+                                       projections, hidden_mask, config)
         total = total + config.hidden_weight * term
         parts["hidden_mse"] = float(term.detach())
         parts.update(layer_parts)
     if config.ce_weight:
-        labels = batch["input_ids"][:, 1:].masked_fill(mask == 0, -100)
-        term = F.cross_entropy(s_logits.reshape(-1, s_logits.shape[-1]).float(), labels.reshape(-1),
-                               ignore_index=-100)
+        term = F.cross_entropy(s_logits.float(), labels) if labels.numel() else torch.zeros((), device=s_logits.device)
         total = total + config.ce_weight * term
         parts["ce"] = float(term.detach())
     parts["total"] = float(total.detach())
@@ -142,7 +199,7 @@ def layer_importance(student: Any, batch: dict[str, Any], top_k: int = 2) -> lis
     when skipped (each layer's residual update is zeroed in turn on a calibration batch)."""
     import torch
 
-    layers = _decoder_layers(student)
+    layers = decoder_layers(student)
     if not layers:
         return []
     with torch.no_grad():
@@ -158,7 +215,10 @@ def layer_importance(student: Any, batch: dict[str, Any], top_k: int = 2) -> lis
     return sorted(index for _score, index in sorted(scores, reverse=True)[:top_k])
 
 
-def _decoder_layers(model: Any) -> list[Any]:
+def decoder_layers(model: Any) -> list[Any]:
+    """The transformer blocks of a causal LM (through a peft wrapper too), in order."""
+    if hasattr(model, "get_base_model"):
+        model = model.get_base_model()
     for path in ("model.layers", "transformer.h", "gpt_neox.layers", "model.decoder.layers"):
         target = model
         for part in path.split("."):

@@ -76,7 +76,8 @@ class DistillService:
                     pass  # seen by should_stop before the next step, which saves a checkpoint first
 
             try:
-                state = run.run(progress=progress, should_stop=lambda: ctx.cancelled)
+                state = run.run(progress=progress, should_stop=lambda: ctx.cancelled,
+                                phase=lambda text, fraction: ctx.progress(fraction, text))
                 if state.status == "finished":
                     run.evaluate()
                 return state.status

@@ -18,6 +18,7 @@ STATE_FILE = ".pipeline_state.json"
 FORMAT = "nexus-distill-state"
 VERSION = 1
 KEEP_CHECKPOINTS = 2
+ATTENTION_CHOICES = ("auto", "sdpa", "eager")
 
 
 class RunStateError(NexusError):
@@ -53,6 +54,37 @@ class DistillConfig:
     checkpoint_every: int = 50
     device: str = "auto"
     dtype: str = "auto"
+    lora_rank: int = 0  # > 0: train LoRA adapters (peft) on a trained student instead of all its weights
+    lora_alpha: float | None = None  # None: twice the rank
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, more time
+    attention: str = "auto"  # auto (SDPA where the model supports it, else eager) | sdpa | eager
+    compile: bool = False  # torch.compile the student's forward pass (off: compile time rarely pays back here)
+    teacher_cache_top_k: int = 0  # > 0: cache the teachers' top-k log-probabilities once, then free the teachers
+
+    def problems(self) -> list[str]:
+        """What makes this configuration unusable, in words; empty when it is fine."""
+        problems = []
+        if not isinstance(self.teachers, dict) or not self.teachers or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.teachers.items()):
+            problems.append("teachers must map domains to model folders")
+        for name in ("epochs", "batch_size", "grad_accum", "max_length", "checkpoint_every"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                problems.append(f"{name} must be a whole number of at least 1")
+        for name in ("lora_rank", "teacher_cache_top_k", "warmup_steps"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                problems.append(f"{name} must be a whole number (0 turns it off)")
+        if not isinstance(self.lr, int | float) or self.lr <= 0:
+            problems.append("lr must be a positive number")
+        if self.attention not in ATTENTION_CHOICES:
+            problems.append(f"attention must be one of {', '.join(ATTENTION_CHOICES)}")
+        if self.lora_rank and isinstance(self.student, str) and (self.student == "half"
+                                                                 or self.student.endswith(".json")):
+            problems.append("LoRA adapts a trained student; a student built from a config starts from random "
+                            "weights, so train all of it (lora_rank 0) or give a model folder")
+        if self.teacher_cache_top_k and self.hidden_weight:
+            problems.append("the teacher cache keeps only the teachers' top-k log-probabilities, not their hidden "
+                            "states: set hidden_weight to 0 or turn the cache off")
+        return problems
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, path: Path) -> DistillConfig:
@@ -66,15 +98,7 @@ class DistillConfig:
         except TypeError as exc:
             raise RunStateError(f"The state file's config is incomplete: {exc}.", path=path,
                                 hint="Start a new run.") from None
-        problems = []
-        if not isinstance(config.teachers, dict) or not config.teachers or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in config.teachers.items()):
-            problems.append("teachers must map domains to model folders")
-        for name in ("epochs", "batch_size", "grad_accum", "max_length", "checkpoint_every"):
-            if not isinstance(getattr(config, name), int) or getattr(config, name) < 1:
-                problems.append(f"{name} must be a whole number of at least 1")
-        if not isinstance(config.lr, int | float) or config.lr <= 0:
-            problems.append("lr must be a positive number")
+        problems = config.problems()
         if problems:
             raise RunStateError("The state file's config does not make sense: " + "; ".join(problems) + ".",
                                 path=path, hint="Fix it, or start a new run.")

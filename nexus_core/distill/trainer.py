@@ -21,7 +21,21 @@ from nexus_core.distill.distributed import (
     broadcast_parameters,
     current_world,
 )
-from nexus_core.distill.losses import LossConfig, build_projections, distillation_loss, layer_importance
+from nexus_core.distill.losses import (
+    LossConfig,
+    ModelOutputs,
+    build_projections,
+    distillation_loss,
+    layer_importance,
+)
+from nexus_core.distill.outputs import (
+    Blocks,
+    head_at_positions_matches,
+    kept_positions,
+    next_tokens,
+    outputs_at,
+    routed_outputs,
+)
 from nexus_core.distill.state import (
     DistillConfig,
     RunState,
@@ -31,6 +45,7 @@ from nexus_core.distill.state import (
     prune_checkpoints,
     save_state,
 )
+from nexus_core.distill.teacher_cache import TeacherCache, cache_key
 from nexus_core.errors import NexusError
 
 log = logging.getLogger(__name__)
@@ -52,6 +67,7 @@ class StepReport:
 
 
 Progress = Callable[[StepReport], None]
+Phase = Callable[[str, float], None]  # (what is happening, fraction done) before training starts
 
 
 def _prepare_run_dir(run_dir: Path) -> None:
@@ -79,6 +95,10 @@ class DistillRun:
         if not world.main:  # under torchrun, rank 0 creates the run; the others then read it
             barrier(world)
             return cls.resume(run_dir)
+        problems = config.problems()
+        if problems:
+            raise DistillError("The run settings do not work together: " + "; ".join(problems) + ".",
+                               hint="Change the settings named above.")
         _prepare_run_dir(run_dir)
         if (run_dir / ".pipeline_state.json").exists():
             raise DistillError("The run folder already holds a run.", path=run_dir,
@@ -102,47 +122,116 @@ class DistillRun:
 
     # ---- models ------------------------------------------------------------------------------------
 
-    def _load(self) -> None:
+    def _setup_device(self) -> None:
         import torch
-        import transformers
 
         from nexus_core.models.devices import pick_device_and_dtype
-        from nexus_core.models.loader import load_model
 
         device, dtype_name = pick_device_and_dtype(self.config.device, self.config.dtype)
         self.world = current_world()
         if device == "cuda" and self.world.size > 1:
             device = f"cuda:{self.world.local_rank}"
         self.device = device
-        self.autocast = torch.bfloat16 if device.startswith("cuda") and dtype_name == "bfloat16" else None
+        self.dtype_name = dtype_name
+        # Mixed precision on CUDA: bf16 where the card has it; fp16 (with loss scaling) on older cards.
+        self.autocast = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(dtype_name) \
+            if device.startswith("cuda") else None
+        self.scaler = torch.amp.GradScaler("cuda") if self.autocast is torch.float16 else None
         self.teachers: dict[str, Any] = {}
+        self.fast_teachers: dict[str, bool] = {}  # whose output head may run at the kept positions only
+        self.cache: TeacherCache | None = None
+
+    def _load_teacher_meta(self) -> None:
+        """Each teacher's config and tokenizer (not its weights): enough to tokenize the data, size the student
+        and check that the teachers share one vocabulary."""
+        from nexus_core.models.detect import inspect_model
+        from nexus_core.models.loader import load_preprocessors, resolve_config
+
         tokenizer = None
         vocab: dict[str, int] | None = None
-        for domain, path in sorted(self.config.teachers.items()):
+        self.teacher_config: Any = None
+        for _domain, path in sorted(self.config.teachers.items()):
             try:
-                loaded = load_model(path, device=device, dtype=dtype_name)
+                info = inspect_model(path)
+                if info.category == "unknown" or not info.shards:
+                    raise DistillError(f"Teacher {path!r} is not a model folder (no config.json or no weights).",
+                                       path=path, hint="Pick the folder that holds the teacher's config.json.")
+                model_config, _note = resolve_config(info, False)
+                loaded_tokenizer, _processor, note = load_preprocessors(info)
+            except DistillError:
+                raise
             except NexusError as exc:
                 raise DistillError(f"Teacher {path!r} cannot be loaded: {exc.what}", path=path, hint=exc.hint) from exc
-            if loaded.tokenizer is None or not hasattr(loaded.model, "lm_head"):
-                raise DistillError(f"Teacher {path!r} is not a causal language model with a tokenizer.", path=path)
-            if vocab is not None and loaded.tokenizer.get_vocab() != vocab:
+            if loaded_tokenizer is None or not hasattr(model_config, "vocab_size"):
+                raise DistillError(f"Teacher {path!r} is not a causal language model with a tokenizer"
+                                   + (f" ({note})" if note else "") + ".", path=path)
+            if vocab is not None and loaded_tokenizer.get_vocab() != vocab:
                 raise DistillError(f"Teacher {path!r} uses a different tokenizer from the other teachers.", path=path,
                                    hint="Distil from teachers of one model family (the same tokenizer).")
-            vocab = loaded.tokenizer.get_vocab()
-            tokenizer = tokenizer or loaded.tokenizer
-            model = loaded.model.eval()
-            for param in model.parameters():
-                param.requires_grad_(False)
-            self.teachers[domain] = model
+            vocab = loaded_tokenizer.get_vocab()
+            tokenizer = tokenizer or loaded_tokenizer
+            self.teacher_config = self.teacher_config or model_config
         assert tokenizer is not None
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         self.tokenizer = tokenizer
-        first_teacher = next(iter(self.teachers.values()))
+        self.vocab = vocab or {}
+
+    def _load_teachers(self) -> None:
+        """The teachers' weights, frozen, on the training device (once)."""
+        from nexus_core.models.loader import load_model
+
+        if self.teachers:
+            return
+        for domain, path in sorted(self.config.teachers.items()):
+            try:
+                loaded = load_model(path, device=self.device, dtype=self.dtype_name)
+            except NexusError as exc:
+                raise DistillError(f"Teacher {path!r} cannot be loaded: {exc.what}", path=path, hint=exc.hint) from exc
+            if not hasattr(loaded.model, "lm_head"):
+                raise DistillError(f"Teacher {path!r} is not a causal language model.", path=path)
+            model = self._set_attention(loaded.model).eval()
+            for param in model.parameters():
+                param.requires_grad_(False)
+            self.teachers[domain] = model
+            self.fast_teachers[domain] = head_at_positions_matches(model, self._sample_batch())
+
+    def _release_teachers(self) -> None:
+        import gc
+
+        import torch
+
+        self.teachers = {}
+        self.fast_teachers = {}
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def _set_attention(self, model: Any) -> Any:
+        """SDPA where the model supports it (``auto``), else eager attention; or what the run asks for."""
+        wanted = self.config.attention
+        if wanted == "auto":
+            wanted = "sdpa" if getattr(model, "_supports_sdpa", False) else "eager"
+        if getattr(model.config, "_attn_implementation", None) != wanted:
+            try:
+                model.set_attn_implementation(wanted)
+            except (ValueError, ImportError) as exc:
+                raise DistillError(f"{type(model).__name__} cannot use {wanted} attention: {exc}",
+                                   hint="Choose another attention implementation (auto picks one that works).") \
+                    from exc
+        return model
+
+    def _load_student(self) -> None:
+        import torch
+        import transformers
+
+        from nexus_core.models.loader import load_model
+
         torch.manual_seed(self.config.seed)
+        teacher_config = self.teacher_config
         student_spec = self.config.student
         if student_spec == "half" or student_spec.endswith(".json"):
-            base = first_teacher.config.to_dict()
+            base = teacher_config.to_dict()
             if student_spec == "half":
                 heads = max(1, base.get("num_attention_heads", 2) // 2)
                 base.update(hidden_size=base["hidden_size"] // 2, num_hidden_layers=max(1, base[
@@ -154,7 +243,7 @@ class DistillRun:
                     base.update(json.loads(Path(student_spec).read_text(encoding="utf-8")))
                 except (OSError, json.JSONDecodeError) as exc:
                     raise DistillError(f"The student config cannot be read: {exc}", path=student_spec) from None
-            config = type(first_teacher.config).from_dict(base)
+            config = type(teacher_config).from_dict(base)
             student = transformers.AutoModelForCausalLM.from_config(config)
         else:
             try:
@@ -162,19 +251,73 @@ class DistillRun:
             except NexusError as exc:
                 raise DistillError(f"The student {student_spec!r} cannot be loaded: {exc.what}", path=student_spec,
                                    hint=exc.hint) from exc
-            if loaded.tokenizer is not None and loaded.tokenizer.get_vocab() != vocab:
+            if loaded.tokenizer is not None and loaded.tokenizer.get_vocab() != self.vocab:
                 raise DistillError("The student's tokenizer differs from the teacher's; logits cannot be compared "
                                    "token for token.", path=student_spec,
                                    hint="Use a student of the teacher's family, or 'half' to derive one.")
             student = loaded.model
-        if student.config.vocab_size > first_teacher.config.vocab_size + 256 or \
-                student.config.vocab_size < len(tokenizer):
+        if student.config.vocab_size > teacher_config.vocab_size + 256 or \
+                student.config.vocab_size < len(self.tokenizer):
             raise DistillError(f"The student's vocabulary ({student.config.vocab_size}) does not fit the teacher's "
-                               f"tokenizer ({len(tokenizer)} tokens).", hint="Use a student of the teacher's family.")
-        self.student = student.to(device).float().train()
-        width_s, width_t = self.student.config.hidden_size, first_teacher.config.hidden_size
-        self.projections = build_projections(width_s, width_t, self.student.config.num_hidden_layers).to(device)
+                               f"tokenizer ({len(self.tokenizer)} tokens).",
+                               hint="Use a student of the teacher's family.")
+        student = self._set_attention(student).to(self.device).float()
+        if self.config.gradient_checkpointing:
+            student.config.use_cache = False
+            if hasattr(student, "activation_checkpointing_enable"):  # the transformers 5 name
+                student.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+            else:
+                student.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if self.config.lora_rank:
+            student = self._with_lora(student)
+        self.student = student.train()
+        self.student_forward = torch.compile(student) if self.config.compile else student
+        self.fast_student = not self.config.compile and head_at_positions_matches(student, self._sample_batch())
+        width_s, width_t = student.config.hidden_size, teacher_config.hidden_size
+        self.projections = build_projections(width_s, width_t, student.config.num_hidden_layers).to(self.device)
         broadcast_parameters([self.student, self.projections], self.world)
+
+    def _with_lora(self, student: Any) -> Any:
+        try:
+            from peft import LoraConfig, get_peft_model
+        except ImportError:
+            raise DistillError("A LoRA student needs the peft library, which is not installed.",
+                               hint="Install the ML extras (./setup.sh install), or set the LoRA rank to 0.") from None
+        rank = self.config.lora_rank
+        lora = LoraConfig(r=rank, lora_alpha=self.config.lora_alpha or 2 * rank, lora_dropout=0.0,
+                          target_modules="all-linear", task_type="CAUSAL_LM")
+        return get_peft_model(student, lora)
+
+    def _cache_rows(self, chunk: Blocks) -> tuple[Any, list[int]]:
+        """The teachers' logits for the cache: kept positions of each block (N × V) and how many per block."""
+        batch = self._batch(chunk)
+        keep = kept_positions(batch)
+        return self._teacher_outputs(batch, chunk, keep, False).logits, keep.sum(dim=1).tolist()
+
+    def _prepare_teacher_cache(self, phase: Phase | None) -> None:
+        """Open the run's top-k teacher cache, building it first when missing or stale; the teachers are then
+        released so only the student is resident while training."""
+        top_k = self.config.teacher_cache_top_k
+        vocab = min(self.teacher_config.vocab_size, self.student.config.vocab_size)
+        key = cache_key(teachers=self.config.teachers, top_k=top_k, temperature=self.config.temperature,
+                        vocab=vocab, blocks=self.train_blocks)
+        if self.world.main:
+            cache = TeacherCache.open(self.run_dir, key)
+            if cache is None:
+                self._load_teachers()
+                report = (lambda done, total: phase(f"Caching teacher outputs: {done}/{total} blocks",
+                                                    done / total)) if phase else None
+                TeacherCache.build(self.run_dir, key, self.train_blocks, top_k=min(top_k, vocab),
+                                   temperature=self.config.temperature, vocab=vocab,
+                                   batch_size=self.config.batch_size, progress=report,
+                                   teacher_logits=self._cache_rows)
+        barrier(self.world)
+        self.cache = TeacherCache.open(self.run_dir, key)
+        if self.cache is None:
+            raise DistillError("The teacher cache was built but cannot be read back.",
+                               path=self.run_dir / "teacher_cache",
+                               hint="Check the disk (space, permissions), then resume the run.")
+        self._release_teachers()
 
     def _blocks(self) -> None:
         samples, _report = load_samples(Path(self.config.data))
@@ -227,27 +370,35 @@ class DistillRun:
 
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
-    def prepare(self) -> tuple[Any, Any]:
+    def prepare(self, phase: Phase | None = None) -> tuple[Any, Any]:
         """Load the models and data and restore the newest checkpoint; returns (optimizer, scheduler)."""
-        self._load()
+        self._setup_device()
+        self._load_teacher_meta()
         self._blocks()
+        self._load_student()
+        if self.config.teacher_cache_top_k:
+            self._prepare_teacher_cache(phase)
+        else:
+            self._load_teachers()
         optimizer, scheduler = self._optimizer()
         self._restore(optimizer, scheduler)
         return optimizer, scheduler
 
-    def run(self, *, progress: Progress | None = None, should_stop: Callable[[], bool] = lambda: False) -> RunState:
+    def run(self, *, progress: Progress | None = None, should_stop: Callable[[], bool] = lambda: False,
+            phase: Phase | None = None) -> RunState:
         """Train until the step budget, the data, or ``should_stop``; checkpoints and state are saved on the way
-        and at the end (a stop saves first, so the run resumes exactly)."""
+        and at the end (a stop saves first, so the run resumes exactly). ``phase`` hears about the work before
+        the first step (building the teacher cache)."""
         import torch
 
         if self.state.status == "finished":
             return self.state
-        optimizer, scheduler = self.prepare()
+        optimizer, scheduler = self.prepare(phase)
         loss_config = self._loss_config()
         total = self.total_steps()
         per_step = self.blocks_per_step
         world = self.world
-        params = list(self.student.parameters()) + list(self.projections.parameters())
+        params = [p for p in self.student.parameters() if p.requires_grad] + list(self.projections.parameters())
         self.state.status = "running"
         if world.main:
             save_state(self.run_dir, self.state)
@@ -270,14 +421,21 @@ class DistillRun:
                     continue
                 batch = self._batch(chunk)
                 tokens += int(batch["attention_mask"].sum())
-                terms = self._forward(batch, chunk, loss_config)
-                (terms.total / self.config.grad_accum).backward()
+                terms = self._forward(batch, chunk, start, loss_config)
+                loss = terms.total / self.config.grad_accum
+                (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
                 for key, value in terms.parts.items():
                     parts_sum[key] = parts_sum.get(key, 0.0) + value / self.config.grad_accum
             average_gradients(params, world)
             parts_sum = average_values(parts_sum, world)
+            if self.scaler is not None:
+                self.scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
+            if self.scaler is not None:
+                self.scaler.step(optimizer)
+                self.scaler.update()
+            else:
+                optimizer.step()
             scheduler.step()
             self.state.position += per_step
             self.state.step += 1
@@ -309,45 +467,40 @@ class DistillRun:
                           self.config.logit_weight, self.config.hidden_weight, self.config.ce_weight,
                           tuple(int(i) for i in critical), self.config.critical_multiplier)
 
-    def _forward(self, batch: dict[str, Any], chunk: list[tuple[list[int], str]], loss_config: LossConfig) -> Any:
+    def _sample_batch(self) -> dict[str, Any]:
+        """Two training blocks: enough to check that a model's output head may run at kept positions only."""
+        return self._batch(self.train_blocks[: min(2, len(self.train_blocks))])
+
+    def _teacher_outputs(self, batch: dict[str, Any], chunk: Blocks, keep: Any, hidden: bool) -> ModelOutputs:
+        import torch
+
+        domains = {domain for _ids, domain in chunk}
+        models = {d: self._teacher_for(d) for d in domains}
+        fast = {d: self.fast_teachers.get(d if d in self.teachers else "", False) for d in domains}
+        with torch.no_grad():
+            return routed_outputs(models, chunk, batch, keep, hidden=hidden, fast=fast)
+
+    def _forward(self, batch: dict[str, Any], chunk: Blocks, start: int, loss_config: LossConfig) -> Any:
+        """The loss of one micro-batch (``chunk`` = train blocks ``start…``) against the live or cached teachers."""
         import contextlib
 
         import torch
 
         hidden = loss_config.hidden_weight > 0
+        keep = kept_positions(batch)
+        labels = next_tokens(batch, keep)
         autocast = (torch.autocast("cuda", dtype=self.autocast) if self.autocast is not None
                     else contextlib.nullcontext())
         with autocast:
-            domains = {domain for _ids, domain in chunk}
-            with torch.no_grad():
-                if len(domains) <= 1:
-                    teacher_out = self._teacher_for(next(iter(domains)))(**batch, output_hidden_states=hidden)
-                else:
-                    teacher_out = self._routed_teachers(batch, chunk, hidden)
-            student_out = self.student(**batch, output_hidden_states=hidden)
-            return distillation_loss(student_out, teacher_out, batch, self.projections, loss_config)
-
-    def _routed_teachers(self, batch: dict[str, Any], chunk: list[tuple[list[int], str]], hidden: bool) -> Any:
-        """Each row through its domain's teacher, reassembled in batch order."""
-        import torch
-        from transformers.modeling_outputs import CausalLMOutputWithPast
-
-        rows: dict[int, Any] = {}
-        states: dict[int, list[Any]] = {}
-        for domain in sorted({d for _ids, d in chunk}):
-            index = [i for i, (_ids, d) in enumerate(chunk) if d == domain]
-            sub = {k: v[index] for k, v in batch.items()}
-            out = self._teacher_for(domain)(**sub, output_hidden_states=hidden)
-            for j, i in enumerate(index):
-                rows[i] = out.logits[j]
-                if hidden:
-                    states[i] = [h[j] for h in out.hidden_states]
-        logits = torch.stack([rows[i] for i in range(len(chunk))])
-        hidden_states = None
-        if hidden:
-            hidden_states = tuple(torch.stack([states[i][layer] for i in range(len(chunk))])
-                                  for layer in range(len(states[0])))
-        return CausalLMOutputWithPast(logits=logits, hidden_states=hidden_states)
+            if self.cache is not None:
+                rows = self.cache.rows(start, len(chunk), batch["input_ids"].shape[1], self.device)
+                topk = tuple(x[:, :-1][keep] for x in rows)
+                student = outputs_at(self.student_forward, batch, keep, hidden=False, fast=self.fast_student)
+                return distillation_loss(student, None, labels, batch["attention_mask"], self.projections,
+                                         loss_config, teacher_topk=topk)
+            teacher = self._teacher_outputs(batch, chunk, keep, hidden)
+            student = outputs_at(self.student_forward, batch, keep, hidden=hidden, fast=self.fast_student)
+            return distillation_loss(student, teacher, labels, batch["attention_mask"], self.projections, loss_config)
 
     # ---- checkpoints -------------------------------------------------------------------------------
 
@@ -361,10 +514,13 @@ class DistillRun:
             return folder
         partial = folder.with_name(folder.name + ".partial")
         partial.mkdir(parents=True, exist_ok=True)
-        torch.save({"student": self.student.state_dict(), "projections": self.projections.state_dict(),
-                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "torch_rng": torch.get_rng_state(), "python_rng": list(random.getstate()[1]),
-                    "step": self.state.step}, partial / "training.pt")
+        saved = {"student": self._trained_weights(), "projections": self.projections.state_dict(),
+                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                 "torch_rng": torch.get_rng_state(), "python_rng": list(random.getstate()[1]),
+                 "step": self.state.step}
+        if self.scaler is not None:
+            saved["scaler"] = self.scaler.state_dict()
+        torch.save(saved, partial / "training.pt")
         if folder.exists():
             import shutil
 
@@ -385,10 +541,15 @@ class DistillRun:
         for folder in checkpoint_dirs(self.run_dir):
             try:
                 saved = torch.load(folder / "training.pt", map_location=self.device, weights_only=True)
-                self.student.load_state_dict(saved["student"])
+                missing = set(self._trained_weights()) - set(saved["student"])
+                if missing:
+                    raise KeyError(f"the checkpoint lacks {len(missing)} trained tensors ({sorted(missing)[0]} …)")
+                self.student.load_state_dict(saved["student"], strict=not self.config.lora_rank)
                 self.projections.load_state_dict(saved["projections"])
                 optimizer.load_state_dict(saved["optimizer"])
                 scheduler.load_state_dict(saved["scheduler"])
+                if self.scaler is not None and "scaler" in saved:
+                    self.scaler.load_state_dict(saved["scaler"])
                 torch.set_rng_state(saved["torch_rng"].cpu())
             except Exception as exc:  # a truncated or corrupt file: fall back to the previous checkpoint
                 log.warning("checkpoint %s unreadable (%s); trying an older one", folder, exc)
@@ -399,6 +560,15 @@ class DistillRun:
             return
         raise RunStateError("No checkpoint of this run can be read.", path=self.run_dir / "checkpoints",
                             hint="Start the run again; the data order and settings are in .pipeline_state.json.")
+
+    def _trained_weights(self) -> dict[str, Any]:
+        """The student tensors training changes: all of them, or only the adapters of a LoRA student (its frozen
+        base weights are re-read from the student folder on resume)."""
+        weights = self.student.state_dict()
+        if not self.config.lora_rank:
+            return weights
+        trained = {name for name, param in self.student.named_parameters() if param.requires_grad}
+        return {name: tensor for name, tensor in weights.items() if name in trained}
 
     def _rewind_to(self, step: int) -> None:
         per_step = self.blocks_per_step
@@ -422,23 +592,22 @@ class DistillRun:
         import torch
         import torch.nn.functional as F  # noqa: N812
 
+        self._load_teachers()  # a run with a teacher cache freed them; perplexities need the real thing
         self.student.eval()
         totals = {"student_nll": 0.0, "teacher_nll": 0.0, "agree": 0.0, "tokens": 0.0}
         with torch.no_grad():
             for start in range(0, len(self.held_blocks), self.config.batch_size):
                 chunk = self.held_blocks[start:start + self.config.batch_size]
                 batch = self._batch(chunk)
-                mask = batch["attention_mask"][:, 1:].bool()
-                labels = batch["input_ids"][:, 1:]
-                s_logits = self.student(**batch).logits[:, :-1].float()
-                t_logits = self._routed_teachers(batch, chunk, False).logits[:, :-1].float()
+                keep = kept_positions(batch)
+                labels = next_tokens(batch, keep)
+                s_logits = outputs_at(self.student, batch, keep, hidden=False, fast=self.fast_student).logits.float()
+                t_logits = self._teacher_outputs(batch, chunk, keep, False).logits.float()
                 vocab = min(s_logits.shape[-1], t_logits.shape[-1])
                 for name, logits in (("student_nll", s_logits), ("teacher_nll", t_logits)):
-                    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="none")
-                    totals[name] += float(nll[mask.reshape(-1)].sum())
-                agree = s_logits[..., :vocab].argmax(-1) == t_logits[..., :vocab].argmax(-1)
-                totals["agree"] += float(agree[mask].sum())
-                totals["tokens"] += float(mask.sum())
+                    totals[name] += float(F.cross_entropy(logits, labels, reduction="sum"))
+                totals["agree"] += float((s_logits[:, :vocab].argmax(-1) == t_logits[:, :vocab].argmax(-1)).sum())
+                totals["tokens"] += float(labels.numel())
         self.student.train()
         tokens = max(totals["tokens"], 1.0)
         results = {"student_perplexity": math.exp(totals["student_nll"] / tokens),
@@ -450,7 +619,17 @@ class DistillRun:
         return results
 
     def export(self) -> Path:
+        """The student as a plain model folder in ``<run>/student`` (a LoRA student's adapters are merged into a
+        copy, and also saved on their own in ``<run>/student-adapter``)."""
+        import copy
+
         target = self.run_dir / "student"
-        self.student.save_pretrained(target)
+        model = self.student
+        if self.config.lora_rank:
+            self.student.save_pretrained(self.run_dir / "student-adapter")
+            model = copy.deepcopy(self.student).merge_and_unload()
+        if self.config.gradient_checkpointing:
+            model.config.use_cache = True  # the exported model is for generation
+        model.save_pretrained(target)
         self.tokenizer.save_pretrained(target)
         return target

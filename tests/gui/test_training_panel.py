@@ -96,3 +96,20 @@ def test_bad_form_input_is_explained(window, qtbot) -> None:  # type: ignore[no-
     panel.data_edit.setText("/nowhere-data")
     _click(qtbot, panel.start_button)
     assert panel.status.is_error and "does not exist" in panel.status.text()
+
+
+def test_more_settings_start_a_cached_run(window, qtbot, teacher: Path, data: Path) -> None:  # type: ignore[no-untyped-def]
+    panel = _panel(window)
+    fill(panel, teacher, data, "cached", 3)
+    assert not panel.advanced.isVisibleTo(panel)
+    _click(qtbot, panel.more_button)
+    assert panel.advanced.isVisibleTo(panel) and panel.more_button.text().startswith("Fewer")
+    panel.cache_spin.setValue(8)
+    panel.batch_spin.setValue(2)
+    panel.checkpointing_check.setChecked(True)
+    _click(qtbot, panel.start_button)
+    qtbot.waitUntil(lambda: not panel._jobs and "finished" in panel.details.text(), timeout=60_000)
+    assert "teacher cache top-8, gradient checkpointing" in panel.details.text()
+    config = load_state(window.ctx.core.distill.runs_dir / "cached").config
+    assert (config.teacher_cache_top_k, config.batch_size, config.gradient_checkpointing) == (8, 2, True)
+    assert (window.ctx.core.distill.runs_dir / "cached" / "teacher_cache" / "cache.json").is_file()

@@ -87,7 +87,8 @@ def build_tokenizer(*, chat_template: bool = True, vocab_words: list[str] | None
     return tokenizer
 
 
-def build_tiny_llama(folder: Path, *, chat_template: bool = True, vocab_words: list[str] | None = None) -> Path:
+def build_tiny_llama(folder: Path, *, chat_template: bool = True, vocab_words: list[str] | None = None,
+                     seed: int = 0) -> Path:
     """Write a tiny random Llama (safetensors) plus tokenizer into ``folder``; about 0.2 s once torch is imported."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -99,7 +100,7 @@ def build_tiny_llama(folder: Path, *, chat_template: bool = True, vocab_words: l
                          num_key_value_heads=2, vocab_size=len(tokenizer), max_position_embeddings=256,
                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.pad_token_id)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)

@@ -14,6 +14,7 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -101,6 +102,14 @@ class TrainingPanel(Panel):
                               ("Epochs", self.epochs_spin), ("Max steps", self.steps_spin),
                               ("Learning rate", self.lr_spin)):
             form.addRow(label, widget)
+        self.more_button = QPushButton("More settings ▸")
+        self.more_button.setCheckable(True)
+        self.more_button.setFlat(True)
+        self.more_button.toggled.connect(self._show_more)
+        form.addRow("", self.more_button)
+        self.advanced = self._advanced_settings()
+        self.advanced.setVisible(False)
+        form.addRow(self.advanced)
         form.addRow("", self.start_button)
 
         self.runs = QListWidget()
@@ -159,6 +168,44 @@ class TrainingPanel(Panel):
         self._redraw.start()
         self.refresh_runs()
 
+    def _advanced_settings(self) -> QWidget:
+        """Batch shape, memory savers (LoRA, teacher cache, gradient checkpointing) and the attention kernel."""
+        box = QWidget()
+        form = QFormLayout(box)
+        form.setContentsMargins(0, 0, 0, 0)
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(1, 4096)
+        self.batch_spin.setValue(4)
+        self.accum_spin = QSpinBox()
+        self.accum_spin.setRange(1, 4096)
+        self.length_spin = QSpinBox()
+        self.length_spin.setRange(8, 131072)
+        self.length_spin.setValue(256)
+        self.ce_spin = QDoubleSpinBox()
+        self.ce_spin.setRange(0.0, 100.0)
+        self.lora_spin = QSpinBox()
+        self.lora_spin.setRange(0, 1024)
+        self.lora_spin.setSpecialValueText("off (train all weights)")
+        self.lora_spin.setToolTip("Train LoRA adapters of this rank on a trained student folder")
+        self.cache_spin = QSpinBox()
+        self.cache_spin.setRange(0, 4096)
+        self.cache_spin.setSpecialValueText("off (teachers stay loaded)")
+        self.cache_spin.setToolTip("Cache the teachers' top-k outputs first, then train without them in memory")
+        self.checkpointing_check = QCheckBox("Recompute activations (less memory, slower)")
+        self.attention_combo = QComboBox()
+        self.attention_combo.addItems(["auto", "sdpa", "eager"])
+        for label, widget in (("Batch size", self.batch_spin), ("Gradient accumulation", self.accum_spin),
+                              ("Max sequence length", self.length_spin), ("Cross-entropy weight", self.ce_spin),
+                              ("LoRA rank", self.lora_spin), ("Teacher cache top-k", self.cache_spin),
+                              ("Gradient checkpointing", self.checkpointing_check),
+                              ("Attention", self.attention_combo)):
+            form.addRow(label, widget)
+        return box
+
+    def _show_more(self, shown: bool) -> None:
+        self.advanced.setVisible(shown)
+        self.more_button.setText("Fewer settings ▾" if shown else "More settings ▸")
+
     # ---- runs list ---------------------------------------------------------------------------------
 
     def refresh_runs(self) -> None:
@@ -210,7 +257,8 @@ class TrainingPanel(Panel):
         config = state.config
         results = ", ".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}" for k, v in state.results.items())
         self.details.setText(f"{state.status} · step {state.step} · teachers {', '.join(config.teachers.values())} · "
-                             f"student {config.student} · loss {config.divergence} T={config.temperature:g}\n"
+                             f"student {config.student}{_extras(config)}"
+                             f" · loss {config.divergence} T={config.temperature:g}\n"
                              f"{state.data_summary}" + (f"\nResults: {results}" if results else ""))
 
     def _draw(self, series: dict[str, list[tuple[int, float]]]) -> None:
@@ -246,7 +294,12 @@ class TrainingPanel(Panel):
                              epochs=self.epochs_spin.value(), max_steps=self.steps_spin.value() or None,
                              lr=self.lr_spin.value(),
                              divergence=self.loss_combo.currentText(), temperature=self.temperature_spin.value(),
-                             hidden_weight=self.hidden_spin.value(), critical_layers=critical)
+                             hidden_weight=self.hidden_spin.value(), critical_layers=critical,
+                             batch_size=self.batch_spin.value(), grad_accum=self.accum_spin.value(),
+                             max_length=self.length_spin.value(), ce_weight=self.ce_spin.value(),
+                             lora_rank=self.lora_spin.value(), teacher_cache_top_k=self.cache_spin.value(),
+                             gradient_checkpointing=self.checkpointing_check.isChecked(),
+                             attention=self.attention_combo.currentText())
 
     def start(self) -> None:
         name = self.name_edit.text().strip()
@@ -333,3 +386,11 @@ class TrainingPanel(Panel):
         self._redraw.stop()
         self._steps.close()
         self._runs_changed.close()
+
+
+def _extras(config: DistillConfig) -> str:
+    """The non-default training switches of a run, for its one-line description."""
+    extras = [label for label, on in ((f"LoRA r={config.lora_rank}", config.lora_rank),
+                                      (f"teacher cache top-{config.teacher_cache_top_k}", config.teacher_cache_top_k),
+                                      ("gradient checkpointing", config.gradient_checkpointing)) if on]
+    return f" ({', '.join(extras)})" if extras else ""

@@ -50,7 +50,9 @@ def _train(ctx: NodeContext, inputs: dict[str, Any], params: dict[str, Any]) -> 
                            sample_size=data["sample_size"], epochs=int(params["epochs"]),
                            max_steps=int(params["max_steps"]) or None, lr=float(params["lr"]),
                            divergence=params["loss"], temperature=float(params["temperature"]),
-                           hidden_weight=float(params["hidden_weight"]), max_length=int(params["max_length"]))
+                           hidden_weight=float(params["hidden_weight"]), max_length=int(params["max_length"]),
+                           lora_rank=int(params["lora_rank"]), teacher_cache_top_k=int(params["teacher_cache_top_k"]),
+                           gradient_checkpointing=bool(params["gradient_checkpointing"]))
     run = DistillRun.resume(run_dir) if (run_dir / ".pipeline_state.json").exists() else \
         DistillRun.create(run_dir, config)
     state = run.run()
@@ -94,7 +96,11 @@ def distill_nodes() -> list[NodeType]:
                          Param("epochs", "integer", 1, "Epochs", minimum=1, maximum=10000),
                          Param("max_steps", "integer", 0, "Max steps (0: all)", minimum=0, maximum=10_000_000),
                          Param("max_length", "integer", 256, "Max sequence length", minimum=8, maximum=32768),
-                         Param("lr", "number", 5e-4, "Learning rate", minimum=1e-7, maximum=1.0)),
+                         Param("lr", "number", 5e-4, "Learning rate", minimum=1e-7, maximum=1.0),
+                         Param("lora_rank", "integer", 0, "LoRA rank (0: train all weights)", minimum=0, maximum=1024),
+                         Param("teacher_cache_top_k", "integer", 0, "Teacher cache top-k (0: live teachers)",
+                               minimum=0, maximum=4096),
+                         Param("gradient_checkpointing", "bool", False, "Gradient checkpointing")),
                  description="Trains the student (or resumes the run of that name).", blocking=True),
         NodeType("distill.evaluate", "Evaluate", "Distillation", _evaluate, inputs=(Port("run", "run"),),
                  outputs=(Port("metrics", "json"),), blocking=True,

@@ -93,6 +93,7 @@ def test_a_run_trains_checkpoints_exports_and_evaluates(teacher: Path, data: Pat
     state = run.run(progress=lambda r: seen.append(r))
     assert state.status == "finished" and state.step == 6 and [r.step for r in seen] == [1, 2, 3, 4, 5, 6]
     assert {"logit_kl", "hidden_mse", "ce", "total"} <= set(seen[0].parts) and seen[0].tokens > 0
+    assert run.fast_student and run.fast_teachers == {"": True}  # Llama's head runs at kept positions only
     assert (tmp_path / "run" / "student" / "config.json").is_file()
     assert len(list((tmp_path / "run" / "checkpoints").iterdir())) == 2  # older ones pruned
     student = json.loads((tmp_path / "run" / "student" / "config.json").read_text())
