@@ -18,6 +18,9 @@ from nexus_core.chat.conversations import ConversationStore
 from nexus_core.chat.service import ChatService
 from nexus_core.config import Settings, load_settings, save_settings
 from nexus_core.distill.service import DistillService
+from nexus_core.evolve.builder import ModuleBuilder
+from nexus_core.evolve.records import BuildRecords
+from nexus_core.evolve.templates import TemplateStore
 from nexus_core.jobs import JobRunner
 from nexus_core.logs import setup_logging
 from nexus_core.models.library import ModelLibrary
@@ -60,6 +63,7 @@ class Core:
     modules: ModuleService
     pipelines: PipelineService
     distill: DistillService
+    builder: ModuleBuilder
     problems: list[str] = field(default_factory=list)  # things the user should be told once, at start
 
     @classmethod
@@ -99,6 +103,8 @@ class Core:
             return ToolContext(workspace, conversation_id, services)
 
         agent = AgentLoop(router, tools)
+        builder = ModuleBuilder(router, aio, modules, TemplateStore(paths.root / "templates"), paths.root / "builds",
+                                BuildRecords(store))
         distill = DistillService(paths.root / "runs", runner)
         pipelines = PipelineService(paths.root / "pipelines", {
             "router": router, "agent": agent, "tools": tools, "modules": modules, "distill": distill,
@@ -109,7 +115,7 @@ class Core:
         # where keys are entered, and the passphrase dialog repeats it.
         problems = [*loaded.problems, *providers.problems, *routing.problems]
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
-                   chat, tools, models, library, modules, pipelines, distill, problems)
+                   chat, tools, models, library, modules, pipelines, distill, builder, problems)
 
     def save_settings(self) -> None:
         save_settings(self.paths.settings_file, self.settings)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nexus_core.errors import NexusError
+from nexus_core.modules.code_review import adapter_operations, review_hosts, review_tests
 from nexus_core.modules.manifest import Manifest, ManifestError, file_hashes, load_manifest
 from nexus_core.modules.worker import SDK_DIR, module_files
 from nexus_core.sandbox import Limits, Sandbox, SandboxMode, check_code, policy_for
@@ -85,7 +86,10 @@ def validate_module(folder: Path | str, *, use_bubblewrap: bool | None = None,
     compiled = _check_compile(folder)
     report.checks.append(compiled)
     report.checks.append(_check_ast(folder, manifest))
-    if manifest is not None and all(c.passed for c in report.checks):
+    runnable = all(c.passed for c in report.checks)  # the static reviews below do not stop the test run
+    if manifest is not None:
+        report.checks += [_check_test_quality(folder, manifest), _check_hosts(folder, manifest)]
+    if manifest is not None and runnable:
         adapter, tests, operations, sandbox = _run_tests(folder, manifest, use_bubblewrap, limits)
         report.checks += [adapter, tests]
         report.operations = operations
@@ -146,6 +150,24 @@ def _check_ast(folder: Path, manifest: Manifest | None) -> Check:
             continue  # the compile check reports it
         problems += [f"{rel} {finding}" for finding in findings]
     return Check("ast_gate", not problems, "; ".join(problems) or "no forbidden imports or constructs")
+
+
+def _check_test_quality(folder: Path, manifest: Manifest) -> Check:
+    test, entry = folder / manifest.test_file, folder / manifest.entry_point
+    if not test.is_file() or not entry.is_file():
+        return Check("test_quality", False, "not checked: the entry point or test file is missing")
+    operations = adapter_operations(entry.read_text(encoding="utf-8", errors="replace"))
+    findings = review_tests(test.read_text(encoding="utf-8", errors="replace"), file=manifest.test_file,
+                            class_name=manifest.class_name, operations=operations)
+    return Check("test_quality", not findings, "; ".join(map(str, findings))
+                 or "every test asserts something about the real adapter")
+
+
+def _check_hosts(folder: Path, manifest: Manifest) -> Check:
+    findings = review_hosts(folder, manifest.network_hosts, test_file=manifest.test_file)
+    return Check("hosts", not findings, "; ".join(map(str, findings)) or (
+        f"the code's URLs use exactly the declared hosts ({', '.join(manifest.network_hosts)})"
+        if manifest.network_hosts else "no network access declared or used"))
 
 
 def _runner_source(manifest: Manifest) -> str:

@@ -22,7 +22,7 @@ from nexus_sdk import BaseAdapter, UpstreamError, operation, register_adapter
 
 
 class LabConfig(BaseModel):
-    base_url: str = "http://127.0.0.1:9"
+    base_url: str = ""  # set per test (a loopback server)
 
 
 @register_adapter

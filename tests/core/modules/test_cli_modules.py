@@ -36,7 +36,8 @@ def test_validate_json_lists_every_check_and_exit_codes(tmp_path: Path, capsys) 
     code, out, _ = run(capsys, "modules", "validate", str(good), "--json")
     data = json.loads(out)
     assert code == 0 and data["passed"] is True
-    assert [c["name"] for c in data["checks"]] == ["manifest", "files", "compile", "ast_gate", "adapter", "tests"]
+    assert [c["name"] for c in data["checks"]] == ["manifest", "files", "compile", "ast_gate", "test_quality", "hosts",
+                                                  "adapter", "tests"]
     bad = make_module(tmp_path / "b", adapter="import ctypes\n")
     code, out, _ = run(capsys, "modules", "validate", str(bad), "--json")
     data = json.loads(out)
