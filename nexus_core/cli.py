@@ -225,10 +225,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("launcher_command", choices=["install", "uninstall"])
     p.set_defaults(func=cmd_launcher)
 
-    from nexus_core import cli_chat, cli_distill, cli_models, cli_modules, cli_pipeline, cli_providers, cli_sandbox
+    from nexus_core import (
+        cli_chat,
+        cli_distill,
+        cli_evolve,
+        cli_models,
+        cli_modules,
+        cli_pipeline,
+        cli_providers,
+        cli_sandbox,
+    )
 
     cli_chat.add_parser(sub)
     cli_distill.add_parser(sub)
+    cli_evolve.add_parser(sub)
     cli_models.add_parser(sub)
     cli_modules.add_parser(sub)
     cli_pipeline.add_parser(sub)

@@ -1,4 +1,4 @@
-"""``nexus modules``: list, validate, install, enable/disable, remove, rollback, call, credentials."""
+"""``nexus modules``: list, build, validate, install, enable/disable, remove, rollback, call, credentials."""
 
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ def add_parser(sub: Any) -> None:
                        ("health", "run the module's health check")):
         q = msub.add_parser(name, help=text)
         q.add_argument("name")
+    q = msub.add_parser("build", help="have the code-generation model write, test and (with approval) install a "
+                                      "module from a description")
+    q.add_argument("description", help='what the module should do, e.g. "track my Steam playtime"')
+    q.add_argument("--yes", action="store_true", help="install without asking once it passes validation")
+    q.add_argument("--model", metavar="PROVIDER/MODEL", help="use this model instead of the code-generation one")
+    q.add_argument("--json", action="store_true", help="print the build, install and integration results as JSON")
     q = msub.add_parser("rollback", help="make an earlier installed version the active one")
     q.add_argument("name")
     q.add_argument("version")
@@ -172,6 +178,58 @@ def _credentials(core: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-_ACTIONS = {"list": _list, "install": _install, "enable": _simple("enable"), "disable": _simple("disable"),
-            "remove": _simple("remove"), "health": _health, "rollback": _rollback, "call": _call,
-            "credentials": _credentials}
+def _build(core: Any, args: argparse.Namespace) -> int:
+    from nexus_core.evolve.install import approval_facts, install_build, integration_test, reject_build
+
+    def progress(event: Any) -> None:
+        if not args.json:
+            print(f"nexus: {event.message}", file=sys.stderr)
+
+    result = core.builder.build(args.description, model=args.model, progress=progress)
+    out: dict[str, Any] = {"build": result.to_dict(), "installed": False, "integration": None}
+    if result.status != "ready":
+        if args.json:
+            print(json.dumps(out, indent=2))
+        else:
+            print(f"Not built: {result.message}")
+            for round_ in result.rounds:
+                print(f"  round {round_.number}: " + ("; ".join(round_.problems) or "passed")[:600])
+        return 1
+    facts = approval_facts(result, core.modules)
+    if not args.json:
+        print(f"\n{facts['display_name']} ({facts['name']} {facts['version']}): {facts['description']}\n"
+              f"  reaches:     {', '.join(facts['hosts']) or 'no network'}\n"
+              f"  credentials: {', '.join(facts['credentials']) or 'none'}\n"
+              f"  files:       {facts['files']}\n  sandbox:     {facts['sandbox']}\n"
+              f"  tests:       {facts['tests']}\n  operations:  {', '.join(facts['operations'])}\n"
+              f"  code:        {facts['folder']} (" + ", ".join(
+                  f"{name} {len(text.splitlines())} lines" for name, text in facts["code"].items()) + ")")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            reject_build(result, core.builder.records)
+            print("nexus: not installed: pass --yes to install without a terminal to ask", file=sys.stderr)
+            return 1
+        if input("Install it? [y/N] ").strip().lower() not in ("y", "yes"):
+            reject_build(result, core.builder.records)
+            print("Not installed; the build stays in " + facts["folder"])
+            return 1
+    status = install_build(core.modules, result, approved_by="cli", records=core.builder.records)
+    out["installed"] = True
+    if status.missing_credentials and sys.stdin.isatty() and not args.json:
+        for key in status.missing_credentials:
+            core.modules.set_credential(status.name, key, getpass.getpass(f"{key} for {status.name}: "))
+    outcome = integration_test(core.modules, result, core.builder.records)
+    out["integration"] = outcome.to_dict()
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+    else:
+        print(f"Installed {status.name} {status.version}. Integration test: {outcome.status}: {outcome.detail}")
+        if outcome.status == "needs_credentials":
+            for key in status.missing_credentials:
+                print(f"  then: nexus modules credentials set {status.name} {key}")
+    return 1 if outcome.status == "failed" else 0
+
+
+_ACTIONS = {"list": _list, "build": _build, "install": _install, "enable": _simple("enable"),
+            "disable": _simple("disable"), "remove": _simple("remove"), "health": _health, "rollback": _rollback,
+            "call": _call, "credentials": _credentials}

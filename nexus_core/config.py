@@ -49,6 +49,12 @@ class Settings(BaseModel):
     chat_system_prompt: str = Field("You are Nexus, a helpful assistant running in Nexus Studio. Answer clearly; "
                                     "use Markdown, and fenced code blocks for code.",
                                     max_length=20000, description="The system prompt every chat starts with.")
+    evolve_enabled: bool = Field(False, description="Let the co-evolution loop practise building modules in the "
+                                 "background (challenges against local mock services; it uses model calls).")
+    evolve_daily_calls: int = Field(30, ge=1, le=10000, description="Model calls the co-evolution loop may make "
+                                    "per day (curriculum and builds together).")
+    evolve_interval_min: float = Field(30.0, ge=1.0, le=1440.0, description="Minutes between background "
+                                       "co-evolution rounds while it is on.")
 
     def unknown_fields(self) -> list[str]:
         return sorted((self.model_extra or {}).keys())

@@ -19,6 +19,7 @@ from nexus_core.chat.service import ChatService
 from nexus_core.config import Settings, load_settings, save_settings
 from nexus_core.distill.service import DistillService
 from nexus_core.evolve.builder import ModuleBuilder
+from nexus_core.evolve.coevolution import EvolutionService
 from nexus_core.evolve.records import BuildRecords
 from nexus_core.evolve.templates import TemplateStore
 from nexus_core.jobs import JobRunner
@@ -64,6 +65,7 @@ class Core:
     pipelines: PipelineService
     distill: DistillService
     builder: ModuleBuilder
+    evolve: EvolutionService
     problems: list[str] = field(default_factory=list)  # things the user should be told once, at start
 
     @classmethod
@@ -103,25 +105,30 @@ class Core:
             return ToolContext(workspace, conversation_id, services)
 
         agent = AgentLoop(router, tools)
-        builder = ModuleBuilder(router, aio, modules, TemplateStore(paths.root / "templates"), paths.root / "builds",
-                                BuildRecords(store))
+        templates, build_records = TemplateStore(paths.root / "templates"), BuildRecords(store)
+        builder = ModuleBuilder(router, aio, modules, templates, paths.root / "builds", build_records)
+        evolve = EvolutionService(router, aio, modules,
+                                  ModuleBuilder(router, aio, modules, templates, paths.root / "evolve" / "builds",
+                                                build_records),
+                                  templates, build_records, store, settings)
         distill = DistillService(paths.root / "runs", runner)
         pipelines = PipelineService(paths.root / "pipelines", {
             "router": router, "agent": agent, "tools": tools, "modules": modules, "distill": distill,
             "tool_context": tool_context("pipeline")})
         chat = ChatService(conversations, router, aio, system_prompt=settings.chat_system_prompt,
-                           agent=agent, tool_context=tool_context, planner=pipelines.plan)
+                           agent=agent, tool_context=tool_context, planner=pipelines.plan, builder=builder)
         # The credential store's passphrase-mode warning is not a start-up problem: the Models panel shows it
         # where keys are entered, and the passphrase dialog repeats it.
         problems = [*loaded.problems, *providers.problems, *routing.problems]
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
-                   chat, tools, models, library, modules, pipelines, distill, builder, problems)
+                   chat, tools, models, library, modules, pipelines, distill, builder, evolve, problems)
 
     def save_settings(self) -> None:
         save_settings(self.paths.settings_file, self.settings)
 
     def close(self, *, job_timeout: float = 10.0) -> None:
         self.telemetry.stop()
+        self.evolve.stop_background()
         self.chat.stop_all()
         try:
             self.aio.run(self.providers.aclose(), timeout=5.0)

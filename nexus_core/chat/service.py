@@ -26,6 +26,7 @@ from nexus_core.errors import NexusError
 from nexus_core.events import Emitter
 from nexus_core.providers.records import CallRecord
 from nexus_core.providers.types import ChatMessage, ChatResult, Finish, TextDelta, ToolCall, ToolCallDelta, Usage
+from nexus_core.routing.classify import TaskType
 from nexus_core.routing.router import Attempt, CallDone, Notice, RouteDecision, Router
 from nexus_core.tools.base import ToolContext
 from nexus_core.tools.registry import ToolRegistry
@@ -90,9 +91,12 @@ class Turn:
 class ChatService:
     def __init__(self, conversations: ConversationStore, router: Router, aio: AsyncLoopThread, *,
                  system_prompt: str = "", agent: AgentLoop | None = None,
-                 tool_context: Callable[[str], ToolContext] | None = None, planner: Planner | None = None) -> None:
-        """``planner``: how a message is to be answered (the chat pipeline); without one, the router decides."""
+                 tool_context: Callable[[str], ToolContext] | None = None, planner: Planner | None = None,
+                 builder: Any = None) -> None:
+        """``planner``: how a message is to be answered (the chat pipeline); without one, the router decides.
+        ``builder``: the module builder; requests to build a module go to it instead of a plain answer."""
         self.conversations = conversations
+        self.builder = builder
         self.planner = planner
         self.router = router
         self.aio = aio
@@ -207,6 +211,9 @@ class ChatService:
             meta.update(task_type=decision.task_type.value, tier=decision.tier, route_reason=decision.reason,
                         route_source=decision.source)
             self._emit(turn, "routed", decision=decision)
+            if self.builder is not None and decision.task_type is TaskType.BUILD_MODULE:
+                await self._build_module(turn, user.content, result, meta, model_override or conv.model_override)
+                return
             system = "\n\n".join(p for p in (self.system_prompt, plan.system_extra) if p)
             messages = ([ChatMessage("system", system)] if system else [])
             messages += [m.to_chat_message() for m in history]
@@ -262,6 +269,39 @@ class ChatService:
         finally:
             _sum_tokens(meta, records)
             self._finalise(turn, result, meta, last_record, started, status, outcome, error)
+
+    async def _build_module(self, turn: Turn, request: str, result: ChatResult, meta: dict[str, Any],
+                            model: str | None) -> None:
+        """The build path: the builder writes and validates a module (on a worker thread, since it waits on
+        this loop for the model); its progress streams into the answer; the finished build waits in
+        ``meta["build"]`` for the user's approval — nothing is installed here."""
+        loop = asyncio.get_running_loop()
+
+        def say(text: str) -> None:
+            delta = TextDelta(text)
+            result.add(delta)
+            self._emit(turn, "delta", text=text)
+
+        def progress(event: Any) -> None:
+            if event.stage in ("writing", "validating", "fixing"):
+                loop.call_soon_threadsafe(say, f"- {event.message}\n")
+
+        say("Building a module for this request.\n\n")
+        build = await asyncio.to_thread(self.builder.build, request, model=model, progress=progress,
+                                        should_stop=lambda: turn._cancel_requested)
+        meta["model_ref"] = build.model
+        meta["build"] = {"id": build.build_id, "status": build.status, "fix_rounds": build.fix_rounds,
+                         "module": build.manifest.name if build.manifest else None,
+                         "folder": str(build.folder) if build.folder else None}
+        if build.status == "ready" and build.manifest is not None and build.report is not None:
+            manifest = build.manifest
+            tests = next((c.detail for c in build.report.checks if c.name == "tests"), "")
+            say(f"\n**{manifest.display_name}** is built and tested ({tests}). It can reach "
+                f"{', '.join(manifest.network_hosts) or 'no network'}"
+                + (f" and needs {', '.join(c.label for c in manifest.credentials)}" if manifest.credentials else "")
+                + ". Review the code and install it: nothing is installed until you approve.")
+        else:
+            say(f"\nThe build stopped: {build.message}")
 
     async def _plan(self, query: str, *, history_chars: int, override: str | None,
                     conversation_id: str) -> ChatPlan:

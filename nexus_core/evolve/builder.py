@@ -80,6 +80,7 @@ class BuildResult:
     model_seconds: float = 0.0
     message: str = ""
     build_id: int | None = None
+    model_calls: int = 0
 
     @property
     def fix_rounds(self) -> int:
@@ -101,7 +102,9 @@ class BuildResult:
                 "folder": str(self.folder) if self.folder else None, "category": self.category,
                 "fix_rounds": self.fix_rounds, "model": self.model, "template_version": self.template_version,
                 "seconds": round(self.seconds, 3), "model_seconds": round(self.model_seconds, 3),
-                "rounds": [r.to_dict() for r in self.rounds],
+                "rounds": [r.to_dict() for r in self.rounds], "model_calls": self.model_calls,
+                "integration_check": self.output.spec.integration_check.model_dump()
+                if self.output and self.output.spec.integration_check else None,
                 "validation": self.report.to_dict() if self.report else None, "build_id": self.build_id}
 
 
@@ -125,6 +128,11 @@ class ModuleBuilder:
         self.builds_dir = builds_dir
         self.records = records
         self.max_fix_rounds = max_fix_rounds
+        self._results: dict[int, BuildResult] = {}  # this session's builds, by id, for the approval step
+
+    def result(self, build_id: int) -> BuildResult | None:
+        """A build of this session (the chat's approval dialog installs from it)."""
+        return self._results.get(build_id)
 
     # ---- the model ---------------------------------------------------------------------------------
 
@@ -229,6 +237,7 @@ class ModuleBuilder:
         for _repair in range(MAX_FORMAT_REPAIRS + 1):
             began = time.perf_counter()
             answer, used = self._ask(route, asked)
+            result.model_calls += 1
             model_s += time.perf_counter() - began
             result.model_seconds += time.perf_counter() - began
             result.model = used or result.model
@@ -300,6 +309,7 @@ class ModuleBuilder:
             fix_rounds=result.fix_rounds, model=result.model, template_version=result.template_version,
             folder=str(result.folder) if result.folder else None, seconds=result.seconds,
             model_seconds=result.model_seconds, report=result.to_dict())
+        self._results[result.build_id] = result
 
 
 def _feedback(failing: list[Check]) -> str:

@@ -64,6 +64,7 @@ class MockApi:
     """Serve ``spec`` on 127.0.0.1 (a free port) until stopped; ``seen`` lists what was asked."""
 
     spec: MockApiSpec
+    port: int = 0  # 0: any free port
     seen: list[SeenRequest] = field(default_factory=list)
     _counts: dict[int, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -93,7 +94,7 @@ class MockApi:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815 - http.server's names
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 

@@ -83,7 +83,8 @@ def _sections(text: str) -> dict[str, str]:
     return found
 
 
-def _json_object(text: str) -> dict[str, Any] | None:
+def json_object(text: str) -> dict[str, Any] | None:
+    """The JSON object in an answer (bare, fenced, or with words around it), or None."""
     stripped = text.strip()
     fence = FENCE_RE.fullmatch(stripped) if stripped.startswith("```") else None
     candidate = fence.group(1) if fence else stripped
@@ -107,7 +108,7 @@ def parse_build(text: str) -> BuildOutput:
             raise BuildOutputError(f"module.json is not valid JSON (line {exc.lineno}: {exc.msg})") from None
         files = sections
     else:
-        whole = _json_object(text) if not sections else None
+        whole = json_object(text) if not sections else None
         if whole is None or not isinstance(whole.get("files"), dict):
             if not sections and "```" not in text:
                 raise BuildOutputError("the answer was prose, not the module: answer with the ### module.json, "

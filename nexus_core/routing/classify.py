@@ -55,7 +55,9 @@ def _rx(*words: str) -> re.Pattern[str]:
 # Order matters: the first matching rule wins.
 _RULES: list[tuple[TaskType, re.Pattern[str], str]] = [
     (TaskType.BUILD_MODULE, _rx(r"\b(?:build|create|make|write|generate|add)\b[^.?!\n]{0,40}\b(?:module|integration|"
-                                r"adapter|connector|plugin)\b", r"\bintegrate (?:with )?(?:the )?\w+ api\b"),
+                                r"adapter|connector|plugin)\b", r"\bintegrate (?:with )?(?:the )?\w+ api\b",
+                                r"\bbuild me an?\b[^.?!\n]{0,60}\b(?:tracker|tool|bot|feed|monitor|lookup|stats|"
+                                r"dashboard|client)\b", r"\btrack my\b"),
      "asks to build an integration module"),
     (TaskType.TRANSLATION, _rx(r"\btranslat\w*\b", r"\bin(?:to)? (?:english|french|german|spanish|italian|"
                                r"portuguese|chinese|japanese|korean|russian|arabic|dutch|polish|hindi|turkish)\b"

@@ -170,3 +170,121 @@ def recorded_builds() -> list[RecordedBuild]:
                       [answer(adapter=UNDECLARED_HOST_ADAPTER)] * 4, "failed", "security", 3),
         RecordedBuild("prose every time", "build me a book module", [PROSE] * 12, "failed", "syntax", 3),
     ]
+
+
+# ---- the co-evolution loop: curriculum challenges and the executor's modules ------------------------------
+
+PAGINATION_CHALLENGE = {
+    "pattern": "pagination", "difficulty": 3, "title": "Collect a paged catalogue",
+    "request": "Build a module with an operation all_items that returns every item of the catalogue.",
+    "api_doc": "GET /items?page=N returns {\"items\": [...], \"next_page\": N+1 or null}. Pages start at 1.",
+    "mock_api": {"routes": [
+        {"method": "GET", "path": "/items", "query": {"page": "1"}, "json": {"items": ["a", "b"], "next_page": 2}},
+        {"method": "GET", "path": "/items", "query": {"page": "2"}, "json": {"items": ["c"], "next_page": None}}]},
+    "credentials": {},
+    "check": {"operation": "all_items", "arguments": {}, "expect": ["a", "b", "c"],
+              "expect_requests": [{"path": "/items", "query": {"page": "2"}}]}}
+
+RATE_LIMIT_CHALLENGE = {
+    "pattern": "rate_limit_retry", "difficulty": 4, "title": "A quote service that throttles",
+    "request": "Build a module with an operation quote that returns today's quote.",
+    "api_doc": "GET /quote returns {\"quote\": \"...\"}; when busy it answers 429 with Retry-After seconds.",
+    "mock_api": {"routes": [{"method": "GET", "path": "/quote", "sequence": [
+        {"status": 429, "headers": {"Retry-After": "0"}, "json": {"error": "slow down"}},
+        {"status": 200, "json": {"quote": "Simplicity is prerequisite for reliability."}}]}]},
+    "check": {"operation": "quote", "arguments": {},
+              "expect": {"quote": "Simplicity is prerequisite for reliability."}}}
+
+PAGINATION_ADAPTER = '''
+"""A paged catalogue: every item, page after page."""
+
+from __future__ import annotations
+
+from nexus_sdk import BaseAdapter, ModuleError, operation, register_adapter
+from pydantic import BaseModel
+
+
+class CatalogConfig(BaseModel):
+    base_url: str = "http://HOST"
+
+
+@register_adapter
+class Catalog(BaseAdapter[CatalogConfig]):
+    @operation
+    async def all_items(self) -> list[str]:
+        """Every item of the catalogue, following the pages to the end."""
+        items: list[str] = []
+        page = 1
+        while page:
+            data = await self.get_json(f"{self.config.base_url}/items", {"page": page}, service="Catalog")
+            items += data.get("items", [])
+            page = data.get("next_page")
+            if len(items) > 100_000:
+                raise ModuleError("the catalogue does not end")
+        return items
+'''
+
+PAGINATION_TESTS = '''
+import asyncio
+import unittest
+
+import httpx
+
+from .adapter import Catalog
+
+PAGES = {"1": {"items": ["x", "y"], "next_page": 2}, "2": {"items": ["z"], "next_page": None}}
+
+
+def catalog() -> Catalog:
+    return Catalog({}, {}, transport=httpx.MockTransport(
+        lambda request: httpx.Response(200, json=PAGES[request.url.params["page"]])))
+
+
+class CatalogTest(unittest.TestCase):
+    def test_every_page_is_collected(self) -> None:
+        self.assertEqual(asyncio.run(catalog().call("all_items", {})), ["x", "y", "z"])
+'''
+
+QUOTE_ADAPTER = '''
+"""Today's quote (no retry: fails on 429)."""
+
+from __future__ import annotations
+
+from nexus_sdk import BaseAdapter, operation, register_adapter
+from pydantic import BaseModel
+
+
+class QuoteConfig(BaseModel):
+    base_url: str = "http://HOST"
+
+
+@register_adapter
+class Quotes(BaseAdapter[QuoteConfig]):
+    @operation
+    async def quote(self) -> dict:
+        """Today's quote."""
+        return await self.get_json(f"{self.config.base_url}/quote", service="Quotes")
+'''
+
+QUOTE_TESTS = '''
+import asyncio
+import unittest
+
+import httpx
+
+from .adapter import Quotes
+
+
+class QuotesTest(unittest.TestCase):
+    def test_quote(self) -> None:
+        quotes = Quotes({}, {}, transport=httpx.MockTransport(lambda r: httpx.Response(200, json={"quote": "q"})))
+        self.assertEqual(asyncio.run(quotes.call("quote", {})), {"quote": "q"})
+'''
+
+
+def module_answer(name: str, class_name: str, operation: str, adapter: str, tests: str) -> str:
+    meta = {"name": name, "display_name": name.replace("_", " ").title(), "description": "A practice module.",
+            "category": "developer", "platform": "Mock service", "class_name": class_name,
+            "network_hosts": ["HOST"], "credentials": [],
+            "integration_check": {"operation": operation, "arguments": {}}}
+    return answer(adapter=adapter, tests=tests, meta=meta)

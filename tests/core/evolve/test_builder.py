@@ -147,3 +147,21 @@ def test_output_parsing_accepts_sections_or_json_and_explains_the_rest() -> None
                          (answer().replace("### adapter.py", "### ../evil.py"), "not allowed")):
         with pytest.raises(BuildOutputError, match=message):
             parse_build(bad)
+
+
+def test_a_build_request_in_the_chat_takes_the_build_path(core: Core, server: ScriptedOpenAIServer,
+                                                          books_api: MockApi) -> None:
+    build = recorded_builds()[1]  # one fix round, so the answer shows every stage
+    replay(server, build, books_api.host)
+    turn = core.chat.send(None, "Build me a book lookup module for Open Library")
+    stored = turn.wait(120)
+    assert stored.status == "complete", stored.error
+    assert "The model is writing the module" in stored.content and "fixing the module (round 1" in stored.content
+    assert "**Book lookup** is built and tested (4 test(s) passed" in stored.content
+    assert "nothing is installed until you approve" in stored.content
+    meta = stored.meta["build"]
+    assert meta["status"] == "ready" and meta["module"] == "book_lookup" and meta["fix_rounds"] == 1
+    assert stored.meta["task_type"] == "build_module"
+    pending = core.builder.result(meta["id"])
+    assert pending is not None and pending.status == "ready"
+    assert "book_lookup" not in [s.name for s in core.modules.statuses()]

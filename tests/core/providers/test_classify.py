@@ -18,6 +18,10 @@ from nexus_core.routing.classify import TaskType, Tier, classify, parse_label
     ("Classify the sentiment of this review", TaskType.CLASSIFICATION),
     ("Why is the sky blue? Explain", TaskType.REASONING),
     ("Build a module that integrates with the Spotify API", TaskType.BUILD_MODULE),
+    ("Build me a Clash Royale stats tracker", TaskType.BUILD_MODULE),
+    ("make an integration for Todoist", TaskType.BUILD_MODULE),
+    ("track my Steam playtime", TaskType.BUILD_MODULE),
+    ("build me a website about cats", TaskType.CHAT),
 ])
 def test_task_types(query: str, task: TaskType) -> None:
     result = classify(query)
