@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from app.context import AppContext
 from app.panels.chat.approval_dialog import ApprovalDialog
@@ -53,6 +53,7 @@ class ChatPanel(Panel):
         self.conversations = self.chat.conversations
         self._current: str | None = None
         self.turns = TurnTracker(self)
+        self.build_review: QDialog | None = None  # the review of the last module the agent built
 
         self.conversation_list = ConversationList(ctx)
         self.search_box = self.conversation_list.search_box
@@ -279,6 +280,7 @@ class ChatPanel(Panel):
 
     def _turn_finished(self, live: LiveTurn | None, event: TurnEvent) -> None:
         self.approvals.cancel(event.conversation_id)
+        self._offer_build(event)
         if event.conversation_id != self._current:
             return
         message_id = event.message.id if event.message is not None else live.message_id if live else None
@@ -291,6 +293,19 @@ class ChatPanel(Panel):
                 widget.finish(dataclasses.replace(widget.message, content=text, error=event.error,
                                                   status="partial" if text else "error"))
         self._update_busy()
+
+    def _offer_build(self, event: TurnEvent) -> None:
+        """A module the agent built waits for approval: show the review dialog (Install / Reject)."""
+        build = (event.message.meta or {}).get("build") if event.message is not None else None
+        if not build or build.get("status") != "ready" or build.get("id") is None:
+            return
+        result = self.ctx.core.builder.result(int(build["id"]))
+        if result is None:
+            return
+        from app.panels.modules.build_review import BuildReviewDialog
+
+        self.build_review = BuildReviewDialog(self.ctx, result, self)
+        self.build_review.open()
 
     def _on_conversations_changed(self, change: ConversationChange) -> None:
         self._list_timer.start()
