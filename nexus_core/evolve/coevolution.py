@@ -148,6 +148,7 @@ class EvolutionService:
         self.store = store
         self.settings = settings
         self.changed: Emitter[str] = Emitter("evolve.changed")
+        self.mock_port = 0  # the loopback port of the practice services; 0: any free one
         self._background: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one round at a time
@@ -243,7 +244,7 @@ class EvolutionService:
                 return RoundOutcome("no_challenge", problem, calls=calls)
             challenge_id = self.records.add_challenge(challenge.pattern, challenge.difficulty, challenge.title,
                                                       challenge.model_dump(by_alias=True))
-            with MockApi(challenge.mock_api, port=mock_port) as api:
+            with MockApi(challenge.mock_api, port=mock_port or self.mock_port) as api:
                 tell(f"Building: {challenge.title} ({challenge.pattern}, difficulty {challenge.difficulty})…")
                 build = self.builder.build(self._executor_request(challenge, api), origin="evolve")
                 calls += build.model_calls
