@@ -209,7 +209,7 @@ class ModuleBuilder:
                 round_.check_s = time.perf_counter() - checked
                 round_.problems = [f"{c.name}: {c.detail}" for c in failing]
             if not failing:
-                result.status = "ready"
+                result.status, result.category = "ready", None  # earlier rounds' problems stay in ``rounds``
                 result.message = (f"{result.manifest.display_name if result.manifest else 'The module'} passed "
                                   f"validation after {result.fix_rounds} fix round(s); it waits for your approval.")
                 break
