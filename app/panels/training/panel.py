@@ -65,7 +65,7 @@ class TrainingPanel(Panel):
         self.student_edit.addItems(["half"])
         self.student_edit.setToolTip("'half': half the teacher's width and depth; or a model folder or config.json")
         self.data_edit = QLineEdit()
-        self.data_edit.setPlaceholderText("a data file or folder (.jsonl .csv .txt .parquet)")
+        self.data_edit.setPlaceholderText("a data file or folder (.jsonl .csv .txt .parquet, saved datasets)")
         self.name_edit = QLineEdit(time.strftime("run-%Y%m%d-%H%M%S"))
         self.preset_combo = QComboBox()
         for preset, size in PRESETS.items():
