@@ -11,7 +11,6 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,9 +24,9 @@ from nexus_core.evolve.records import BuildRecords
 from nexus_core.evolve.templates import Template, TemplateStore
 from nexus_core.modules.manifest import CATEGORIES, Manifest, file_hashes
 from nexus_core.modules.validate import Check, ValidationReport
-from nexus_core.providers.types import ChatMessage, TextDelta
+from nexus_core.providers.types import ChatMessage
 from nexus_core.routing.classify import TaskType
-from nexus_core.routing.router import Attempt, RouteDecision
+from nexus_core.routing.router import RouteDecision
 
 log = logging.getLogger(__name__)
 
@@ -147,18 +146,8 @@ class ModuleBuilder:
                              "module builds use the code-generation model", "rules")
 
     def _ask(self, route: RouteDecision, messages: list[ChatMessage]) -> tuple[str, str | None]:
-        async def run() -> tuple[str, str | None]:
-            text, used = "", None
-            stream = self.router.stream(route, messages, module_context="evolve.builder", temperature=0.2)
-            async with aclosing(stream) as events:
-                async for event in events:
-                    if isinstance(event, Attempt):
-                        used = event.model_ref
-                    elif isinstance(event, TextDelta):
-                        text += event.text
-            return text, used
-
-        return self.aio.run(run(), timeout=MODEL_TIMEOUT_S)
+        return self.aio.run(self.router.complete(route, messages, module_context="evolve.builder", temperature=0.2),
+                            timeout=MODEL_TIMEOUT_S)
 
     @staticmethod
     def prompt(template: Template, description: str) -> list[ChatMessage]:

@@ -13,7 +13,6 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
-from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -27,7 +26,7 @@ from nexus_core.evolve.mock_api import MockApi, MockApiSpec
 from nexus_core.evolve.output import json_object
 from nexus_core.evolve.records import FAILURE_CATEGORIES, BuildRecords
 from nexus_core.evolve.templates import TemplateStore
-from nexus_core.providers.types import ChatMessage, TextDelta
+from nexus_core.providers.types import ChatMessage
 from nexus_core.routing.classify import TaskType, Tier
 from nexus_core.routing.router import RouteDecision
 
@@ -191,19 +190,12 @@ class EvolutionService:
         return [ChatMessage("system", CURRICULUM_GUIDE), ChatMessage("user", user)]
 
     def _ask(self, messages: list[ChatMessage]) -> str:
-        async def run() -> str:
-            candidates = self.router.candidates(TaskType.REASONING, Tier.HEAVY)
-            route = RouteDecision(TaskType.REASONING, Tier.HEAVY.value, candidates, "co-evolution curriculum",
-                                  "rules")
-            text = ""
-            async with aclosing(self.router.stream(route, messages, module_context="evolve.curriculum",
-                                                   temperature=0.7)) as events:
-                async for event in events:
-                    if isinstance(event, TextDelta):
-                        text += event.text
-            return text
-
-        return self.aio.run(run(), timeout=300.0)
+        route = RouteDecision(TaskType.REASONING, Tier.HEAVY.value, self.router.candidates(TaskType.REASONING,
+                                                                                             Tier.HEAVY),
+                              "co-evolution curriculum", "rules")
+        text, _model = self.aio.run(self.router.complete(route, messages, module_context="evolve.curriculum",
+                                                         temperature=0.7), timeout=300.0)
+        return text
 
     def propose(self) -> tuple[Challenge | None, int, str]:
         """(challenge or None, model calls used, why there is none)."""

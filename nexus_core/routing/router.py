@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from typing import Any
 
 from nexus_core.providers.errors import COOLS_DOWN, FailureKind, ProviderError
 from nexus_core.providers.pool import ProviderPool, split_model_ref
@@ -135,16 +136,12 @@ class Router:
         messages = [ChatMessage("system", "Classify the user's request. Answer with exactly one label from: "
                                           f"{labels}. No other words."),
                     ChatMessage("user", query[:4000])]
-        text = ""
         try:
             async with asyncio.timeout(CLASSIFIER_TIMEOUT_S):
-                stream = self.stream(model_ref, messages, task_type=TaskType.CLASSIFICATION.value, tier="standard",
-                                     conversation_id=conversation_id, module_context="router.classifier",
-                                     max_tokens=8, temperature=0.0, retries=0)
-                async with aclosing(stream) as events:
-                    async for event in events:
-                        if isinstance(event, TextDelta):
-                            text += event.text
+                text, _model = await self.complete(model_ref, messages, task_type=TaskType.CLASSIFICATION.value,
+                                                   tier="standard", conversation_id=conversation_id,
+                                                   module_context="router.classifier", max_tokens=8, temperature=0.0,
+                                                   retries=0)
         except (ProviderError, TimeoutError) as exc:
             log.info("classifier %s unavailable, using rules: %s", model_ref, exc)
             return None
@@ -229,6 +226,19 @@ class Router:
                     yield CallDone(record)
                     return
         raise _summarise(failures)
+
+    async def complete(self, target: RouteDecision | str, messages: list[ChatMessage], **options: Any
+                       ) -> tuple[str, str | None]:
+        """The whole text of an answer (no tools) and the model that gave it: for callers that need the text,
+        not the stream (the module builder, the curriculum agent, the classifier)."""
+        text, model_ref = "", None
+        async with aclosing(self.stream(target, messages, **options)) as events:
+            async for event in events:
+                if isinstance(event, Attempt):
+                    model_ref = event.model_ref
+                elif isinstance(event, TextDelta):
+                    text += event.text
+        return text, model_ref
 
     def _backoff(self, attempt: int) -> float:
         base = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (attempt - 1))

@@ -11,9 +11,9 @@ from PySide6.QtCore import Qt
 from app.panels.evolution.panel import EvolutionPanel
 from nexus_core.providers.config import ProviderConfig
 from nexus_core.routing.table import Assignment, RoutingTable
-from tests.core.evolve.test_coevolution import free_port
 from tests.support.llm_servers import ScriptedOpenAIServer, text
 from tests.support.memory_keyring import MemoryKeyring
+from tests.support.ports import free_port
 from tests.support.recorded_builds import (
     PAGINATION_ADAPTER,
     PAGINATION_CHALLENGE,

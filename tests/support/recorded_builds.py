@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 BOOK_API_ROUTES = {"routes": [
     {"method": "GET", "path": "/search.json", "query": {"q": "dune"}, "json": {
@@ -149,6 +150,13 @@ class RecordedBuild:
 
     def for_host(self, host: str) -> list[str]:
         return [a.replace("HOST", host) for a in self.answers]
+
+
+def replay(server: Any, build: RecordedBuild, host: str) -> None:
+    """Queue the build's answers on a scripted model server, streamed in 400-character chunks."""
+    from tests.support.llm_servers import text
+
+    server.script(*[text([a[i:i + 400] for i in range(0, len(a), 400)]) for a in build.for_host(host)])
 
 
 def recorded_builds() -> list[RecordedBuild]:

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.ports import free_port
 from tests.support.tiny_models import build_tiny_llama
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def distill(*args: str, launcher: list[str] | None = None, cwd: Path) -> subprocess.CompletedProcess[str]:

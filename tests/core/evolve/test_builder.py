@@ -3,7 +3,6 @@ approval facts; install; the real integration call against a loopback mock API; 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,38 +10,12 @@ import pytest
 from nexus_core.core import Core
 from nexus_core.evolve.builder import BuildEvent
 from nexus_core.evolve.install import approval_facts, install_build, integration_test, reject_build
-from nexus_core.evolve.mock_api import MockApi, MockApiSpec
+from nexus_core.evolve.mock_api import MockApi
 from nexus_core.evolve.output import BuildOutputError, parse_build
 from nexus_core.providers.errors import ProviderError
-from tests.core.providers.conftest import add_provider, route_all
-from tests.support.llm_servers import ScriptedOpenAIServer, text
+from tests.support.llm_servers import ScriptedOpenAIServer
 from tests.support.memory_keyring import MemoryKeyring
-from tests.support.recorded_builds import BOOK_API_ROUTES, PROSE, RecordedBuild, answer, recorded_builds
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedOpenAIServer]:
-    with ScriptedOpenAIServer(models=["m1", "m2"]) as srv:
-        yield srv
-
-
-@pytest.fixture
-def core(nexus_home: Path, server: ScriptedOpenAIServer) -> Iterator[Core]:
-    opened = Core.open(nexus_home, keyring_backend=MemoryKeyring())
-    add_provider(opened, server)
-    route_all(opened, "loc/m1")
-    yield opened
-    opened.close(job_timeout=5)
-
-
-@pytest.fixture
-def books_api() -> Iterator[MockApi]:
-    with MockApi(MockApiSpec.model_validate(BOOK_API_ROUTES)) as api:
-        yield api
-
-
-def replay(server: ScriptedOpenAIServer, build: RecordedBuild, host: str) -> None:
-    server.script(*[text([a[i:i + 400] for i in range(0, len(a), 400)]) for a in build.for_host(host)])
+from tests.support.recorded_builds import PROSE, RecordedBuild, answer, recorded_builds, replay
 
 
 @pytest.mark.parametrize("build", recorded_builds(), ids=lambda b: b.label)

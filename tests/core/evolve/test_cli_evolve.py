@@ -10,19 +10,18 @@ import pytest
 
 from nexus_core.cli import main
 from nexus_core.core import Core
-from nexus_core.evolve.mock_api import MockApi, MockApiSpec
-from tests.core.evolve.test_builder import replay
-from tests.core.evolve.test_coevolution import free_port
+from nexus_core.evolve.mock_api import MockApi
 from tests.core.providers.conftest import add_provider, route_all
 from tests.support.llm_servers import ScriptedOpenAIServer, text
 from tests.support.memory_keyring import MemoryKeyring
+from tests.support.ports import free_port
 from tests.support.recorded_builds import (
-    BOOK_API_ROUTES,
     PAGINATION_ADAPTER,
     PAGINATION_CHALLENGE,
     PAGINATION_TESTS,
     module_answer,
     recorded_builds,
+    replay,
 )
 
 
@@ -34,12 +33,6 @@ def server(nexus_home: Path) -> Iterator[ScriptedOpenAIServer]:
         route_all(core, "loc/m1")
         core.close(job_timeout=5)
         yield srv
-
-
-@pytest.fixture
-def books_api() -> Iterator[MockApi]:
-    with MockApi(MockApiSpec.model_validate(BOOK_API_ROUTES)) as api:
-        yield api
 
 
 def test_build_with_yes_installs_and_makes_the_real_call(server: ScriptedOpenAIServer, books_api: MockApi,

@@ -4,18 +4,12 @@ template example; a harder one fails for real and is categorised; the daily budg
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from nexus_core.core import Core
 from nexus_core.evolve.coevolution import contains
 from nexus_core.evolve.mock_api import MockApi, MockApiSpec
-from tests.core.providers.conftest import add_provider, route_all
 from tests.support.llm_servers import ScriptedOpenAIServer, text
-from tests.support.memory_keyring import MemoryKeyring
+from tests.support.ports import free_port
 from tests.support.recorded_builds import (
     PAGINATION_ADAPTER,
     PAGINATION_CHALLENGE,
@@ -25,27 +19,6 @@ from tests.support.recorded_builds import (
     RATE_LIMIT_CHALLENGE,
     module_answer,
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedOpenAIServer]:
-    with ScriptedOpenAIServer(models=["m1"]) as srv:
-        yield srv
-
-
-@pytest.fixture
-def core(nexus_home: Path, server: ScriptedOpenAIServer) -> Iterator[Core]:
-    opened = Core.open(nexus_home, keyring_backend=MemoryKeyring())
-    add_provider(opened, server)
-    route_all(opened, "loc/m1")
-    yield opened
-    opened.close(job_timeout=5)
 
 
 def test_a_passed_challenge_becomes_a_template_example_and_a_failed_one_is_categorised(
