@@ -1,0 +1,113 @@
+"""Weights for layer streaming: the checkpoint's tensors indexed from the safetensors headers, read one layer
+(or one expert) at a time, counted byte for byte, placed into the meta skeleton and released after use."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from nexus_core.models.devices import ModelLoadError
+from nexus_core.models.streaming import TensorSource, _Reader, checkpoint_files, index_tensors, match_keys
+
+
+class WeightStore:
+    def __init__(self, folder: Path, model: Any) -> None:
+        self.folder = folder
+        files = checkpoint_files(folder)
+        if not files:
+            raise ModelLoadError("The folder has no safetensors weights; layer streaming reads safetensors only.",
+                                 kind="folder", path=folder,
+                                 hint="Convert the checkpoint to safetensors (transformers' save_pretrained does).")
+        self.sources: dict[str, TensorSource] = index_tensors(files)
+        names = {n for n, _ in model.named_parameters(remove_duplicate=False)}
+        names |= {n for n, _ in model.named_buffers(remove_duplicate=False)}
+        prefix = str(getattr(model, "base_model_prefix", "") or "")
+        mapping, self.unmatched = match_keys(set(self.sources), names, prefix, _library_renames(model))
+        self.to_model = mapping  # checkpoint key → model key
+        self.to_checkpoint = {v: k for k, v in mapping.items()}
+        self.bytes_read = 0
+        self._lock = threading.Lock()
+        self._reader = _Reader()
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def total_bytes(self) -> int:
+        return sum(s.end - s.start for s in self.sources.values())
+
+    def model_keys_under(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.to_checkpoint if k.startswith(prefix))
+
+    def bytes_under(self, prefix: str, checkpoint_prefix: str | None = None) -> int:
+        """Checkpoint bytes of the model keys under ``prefix`` (plus unmatched keys under ``checkpoint_prefix``,
+        e.g. a mixture-of-experts layer's per-expert tensors)."""
+        total = sum(self.sources[self.to_checkpoint[k]].end - self.sources[self.to_checkpoint[k]].start
+                    for k in self.model_keys_under(prefix))
+        if checkpoint_prefix:
+            total += sum(self.sources[k].end - self.sources[k].start for k in self.unmatched
+                         if k.startswith(checkpoint_prefix))
+        return total
+
+    def read_checkpoint(self, key: str, dtype: Any) -> Any:
+        """One tensor by its checkpoint name, read from disk (counted) and converted to ``dtype`` if floating."""
+        source = self.sources.get(key)
+        if source is None:
+            raise ModelLoadError(f"The checkpoint has no tensor {key}.", kind="weights", path=self.folder,
+                                 hint="The weights do not match config.json: download the model folder again.")
+        with self._lock:
+            tensor = self._reader.read(source)
+            self.bytes_read += source.end - source.start
+        return tensor.to(dtype) if tensor.dtype.is_floating_point and dtype is not None else tensor
+
+    def read(self, model_keys: list[str], dtypes: dict[str, Any]) -> dict[str, Any]:
+        """Tensors for ``model_keys`` (on the CPU, in the skeleton's dtypes)."""
+        return {k: self.read_checkpoint(self.to_checkpoint[k], dtypes.get(k)) for k in model_keys}
+
+
+def slot_dtypes(module: Any, prefix: str) -> dict[str, Any]:
+    """The dtype each parameter/buffer of ``module`` has in the skeleton, by full model key."""
+    found = {f"{prefix}{n}": p.dtype for n, p in module.named_parameters(remove_duplicate=False)}
+    found.update({f"{prefix}{n}": b.dtype for n, b in module.named_buffers(remove_duplicate=False)})
+    return found
+
+
+def assign(module: Any, prefix: str, tensors: dict[str, Any], device: Any) -> None:
+    """Put ``tensors`` (full model keys) into ``module`` (whose own names start after ``prefix``)."""
+    import torch
+
+    for key, tensor in tensors.items():
+        owner = module
+        *path, attr = key[len(prefix):].split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        value = tensor.to(device)
+        if attr in owner._parameters:
+            owner._parameters[attr] = torch.nn.Parameter(value, requires_grad=False)
+        else:
+            owner._buffers[attr] = value
+
+
+def release(module: Any) -> None:
+    """Drop a module's weights (back to the meta device); its buffers computed at build time stay."""
+    import torch
+
+    for sub in module.modules():
+        for attr, param in list(sub._parameters.items()):
+            if param is not None and param.device.type != "meta":
+                sub._parameters[attr] = torch.nn.Parameter(param.to("meta"), requires_grad=False)
+
+
+def _library_renames(model: Any) -> Any:
+    """transformers' renames of legacy checkpoint names for this model (e.g. ``block_sparse_moe`` → ``mlp``);
+    its tensor conversions (fused experts) are not applied: experts are read one by one instead."""
+    try:
+        from transformers.conversion_mapping import get_model_conversion_mapping
+        from transformers.core_model_loading import WeightRenaming, apply_renamings
+    except ImportError:
+        return None
+    try:
+        renamings = [t for t in get_model_conversion_mapping(model) if isinstance(t, WeightRenaming)]
+    except Exception:  # the mapping code can fail on skeletons it was not written for: plain names then
+        return None
+    return (lambda key: apply_renamings(key, renamings)) if renamings else None
