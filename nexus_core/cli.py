@@ -234,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_pipeline,
         cli_providers,
         cli_sandbox,
+        cli_sli,
     )
 
     cli_chat.add_parser(sub)
@@ -244,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_pipeline.add_parser(sub)
     cli_providers.add_parser(sub)
     cli_sandbox.add_parser(sub)
+    cli_sli.add_parser(sub)
     return parser
 
 

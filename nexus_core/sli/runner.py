@@ -397,11 +397,12 @@ class SliRunner:
         batch = self._batch_size(plan, samples)
         act_dtype = "float32" if self.dtype_name == "float32" else "float16" if self.dtype_name == "float16" \
             else "float32"
-        acts = [working_array(self.out_dir / f"activations-{i}.bin", (samples, width, hidden), act_dtype,
-                              create=state["next_layer"] == -1) for i in (0, 1)]
+        with _disk_space(self.out_dir):
+            acts = [working_array(self.out_dir / f"activations-{i}.bin", (samples, width, hidden), act_dtype,
+                                  create=state["next_layer"] == -1) for i in (0, 1)]
+            layer_outs = {i: working_array(self.out_dir / f"hidden-{i}.bin", (samples, width, hidden), act_dtype,
+                                           create=state["next_layer"] == -1) for i in self.layers_out}
         mask = (np.arange(width)[None, :] < lengths[:, None]).astype(np.int64)
-        layer_outs = {i: working_array(self.out_dir / f"hidden-{i}.bin", (samples, width, hidden), act_dtype,
-                                       create=state["next_layer"] == -1) for i in self.layers_out}
         starts = list(range(0, samples, batch))
         result = SliResult("stopped", None, 0, plan.weight_bytes, 0.0, 0.0, samples, int(lengths.sum()), batch)
         read_started = self.store.bytes_read
@@ -533,8 +534,9 @@ class SliRunner:
                             "topk_indices": ((samples, width, k), "int64"),
                             "logsumexp": ((samples, width), "float32")})
         partial = self.out_dir / (OUTPUTS + ".partial")
-        writer = SafetensorsWriter(partial, tensors, {"format": "nexus-sli-outputs", "model": str(self.model_path),
-                                                      "family": self.family.name})
+        with _disk_space(self.out_dir):
+            writer = SafetensorsWriter(partial, tensors, {"format": "nexus-sli-outputs",
+                                                          "model": str(self.model_path), "family": self.family.name})
         writer.arrays["input_ids"][:] = ids
         writer.arrays["lengths"][:] = lengths
         for i, array in layer_outs.items():
@@ -585,6 +587,17 @@ class SliRunner:
             raise SliError("This pass has already finished.", path=self.out_dir / OUTPUTS,
                            hint="Its outputs are in outputs.safetensors.")
         return state
+
+
+@contextlib.contextmanager
+def _disk_space(folder: Path) -> Iterator[None]:
+    """A full disk (or a file-size limit) while allocating the caches: a clean, resumable stop."""
+    try:
+        yield
+    except OSError as exc:
+        raise SliError(f"The caches do not fit in the output folder: {exc.strerror or exc}.", path=folder,
+                       hint="Free disk space (or choose another --out), then run again with --resume; finished "
+                            "layers are kept.") from None
 
 
 def _write(target: Any, start: int, values: Any) -> None:
