@@ -98,7 +98,7 @@ class SliResult:
 
     @property
     def read_ratio(self) -> float:
-        """Bytes read in this pass ÷ the model's weight bytes (1.0: every weight read once)."""
+        """Bytes read in this pass ÷ the weight bytes it needs (1.0: every needed weight read once)."""
         return self.bytes_read / self.weight_bytes if self.weight_bytes else 0.0
 
 
@@ -404,7 +404,8 @@ class SliRunner:
                                            create=state["next_layer"] == -1) for i in self.layers_out}
         mask = (np.arange(width)[None, :] < lengths[:, None]).astype(np.int64)
         starts = list(range(0, samples, batch))
-        result = SliResult("stopped", None, 0, plan.weight_bytes, 0.0, 0.0, samples, int(lengths.sum()), batch)
+        needed = plan.weight_bytes - (0 if self.top_k else plan.head_bytes)  # no top-k: the head is never read
+        result = SliResult("stopped", None, 0, needed, 0.0, 0.0, samples, int(lengths.sum()), batch)
         read_started = self.store.bytes_read
         first_layer = max(0, state["next_layer"])
 
