@@ -544,6 +544,10 @@ class SliRunner:
             writer.arrays[f"hidden_{i}"][:] = array
         modules = [m for m in (resolve(self.model, p) for p in self.family.tail) if m is not None]
         softcap = getattr(self.config, "final_logit_softcapping", None)
+        if head is not None:  # the head's logits (samples × length × vocabulary) are the tail's big allocation
+            logits_bytes = width * int(self.config.vocab_size) * 4 * 3  # logits, exp for logsumexp, top-k scratch
+            spare = (self.memory_budget or _free_memory(self.device)) - self.store.bytes_under(self.family.head + ".")
+            batch = max(1, min(batch, spare // max(1, logits_bytes)))
         for n, start in enumerate(range(0, samples, batch)):
             states = torch.from_numpy(np.array(last[start:start + batch], dtype=np.float32)).to(self.device)
             with torch.no_grad():
@@ -559,7 +563,7 @@ class SliRunner:
                     writer.arrays["topk_values"][start:start + batch] = values.cpu().numpy()
                     writer.arrays["topk_indices"][start:start + batch] = indices.cpu().numpy()
                     writer.arrays["logsumexp"][start:start + batch] = torch.logsumexp(logits, -1).cpu().numpy()
-            report("tail", len(self.layers), n + 1)
+            report("tail", len(self.layers), min(n + 1, len(range(0, samples, batch))))
         writer.flush()
         del writer
         if head is not None:

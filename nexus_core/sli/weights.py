@@ -61,8 +61,55 @@ class WeightStore:
         return tensor.to(dtype) if tensor.dtype.is_floating_point and dtype is not None else tensor
 
     def read(self, model_keys: list[str], dtypes: dict[str, Any]) -> dict[str, Any]:
-        """Tensors for ``model_keys`` (on the CPU, in the skeleton's dtypes)."""
-        return {k: self.read_checkpoint(self.to_checkpoint[k], dtypes.get(k)) for k in model_keys}
+        """Tensors for ``model_keys`` (on the CPU, in the skeleton's dtypes). Tensors stored next to each other
+        are read with one sequential read per run of them: a layer is usually one contiguous range."""
+        import torch
+
+        by_file: dict[Path, list[tuple[TensorSource, str]]] = {}
+        for key in model_keys:
+            source = self.sources[self.to_checkpoint[key]]
+            by_file.setdefault(source.file, []).append((source, key))
+        out: dict[str, Any] = {}
+        for path, items in by_file.items():
+            items.sort(key=lambda item: item[0].start)
+            run: list[tuple[TensorSource, str]] = []
+            for item in [*items, None]:
+                if item is not None and (not run or item[0].start == run[-1][0].end):
+                    run.append(item)
+                    continue
+                if run:
+                    start, end = run[0][0].start, run[-1][0].end
+                    raw = self._read_range(path, start, end)
+                    for source, key in run:
+                        kind = getattr(torch, source.dtype)
+                        piece = raw[source.start - start:source.end - start]
+                        if (source.start - start) % torch.empty((), dtype=kind).element_size():
+                            piece = piece.clone()  # a misaligned neighbour: this one gets its own storage
+                        view = piece.view(kind)
+                        tensor = view.reshape(source.shape) if source.shape else view.reshape(())
+                        dtype = dtypes.get(key)
+                        out[key] = tensor.to(dtype) if tensor.dtype.is_floating_point and dtype is not None \
+                            else tensor
+                run = [item] if item is not None else []
+        return out
+
+    def _read_range(self, path: Path, start: int, end: int) -> Any:
+        import torch
+
+        buffer = torch.empty(end - start, dtype=torch.uint8)
+        view = memoryview(buffer.numpy())
+        with self._lock:
+            with path.open("rb", buffering=0) as handle:
+                handle.seek(start)
+                got = 0
+                while got < len(view):
+                    n = handle.readinto(view[got:])
+                    if not n:
+                        raise ModelLoadError(f"{path.name} is truncated.", kind="folder", path=path,
+                                             hint="The download was interrupted: download it again.")
+                    got += n
+            self.bytes_read += end - start
+        return buffer
 
 
 def slot_dtypes(module: Any, prefix: str) -> dict[str, Any]:
