@@ -53,8 +53,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--dtype", default="auto", help="auto (bf16/fp16 mixed precision on a GPU that has it), float32...")
     p.add_argument("--lora-rank", type=int, default=0, help="train LoRA adapters of this rank on a trained student")
     p.add_argument("--lora-alpha", type=float, help="LoRA scaling (default: twice the rank)")
-    p.add_argument("--teacher-cache", type=int, default=0, metavar="K",
-                   help="cache the teachers' top-K log-probabilities first, then train without them in memory")
+    p.add_argument("--teacher-cache", default="0", metavar="K|DIR",
+                   help="K: cache the teachers' top-K log-probabilities first, then train without them in memory; "
+                        "DIR: a layer-streaming pass (nexus sli run --top-k) of a teacher larger than memory")
     p.add_argument("--gradient-checkpointing", action="store_true", help="less memory for activations, more time")
     p.add_argument("--attention", choices=["auto", "sdpa", "eager"], default="auto")
     p.add_argument("--compile", action="store_true", help="torch.compile the student (off by default)")
@@ -79,8 +80,11 @@ def _config(args: argparse.Namespace) -> Any:
     from nexus_core.distill.data import PRESETS
     from nexus_core.distill.state import DistillConfig
 
+    cache = str(args.teacher_cache).strip()
+    teacher_outputs = None if cache.isdigit() else str(Path(cache))
+    data = args.data or teacher_outputs  # a streamed teacher's pass brings its own samples
     missing = [flag for flag, value in (("--teacher", args.teacher), ("--student", args.student),
-                                        ("--data", args.data), ("--out", args.out)) if not value]
+                                        ("--data", data), ("--out", args.out)) if not value]
     if missing:
         raise NexusError(f"A new run needs {', '.join(missing)}.", hint="Or continue one with --resume RUN_DIR.")
     critical: list[int] | str = []
@@ -92,14 +96,15 @@ def _config(args: argparse.Namespace) -> Any:
         except ValueError:
             raise NexusError("--critical-layers takes layer numbers like 3,7 or 'auto'.") from None
     sample_size = args.sample_size if args.sample_size else PRESETS[args.preset or "standard"]
-    return DistillConfig(teachers=_teachers(args.teacher), student=args.student, data=args.data,
+    return DistillConfig(teachers=_teachers(args.teacher), student=args.student, data=data,
                          sample_size=sample_size, epochs=args.epochs, max_steps=args.max_steps, lr=args.lr,
                          batch_size=args.batch_size, grad_accum=args.grad_accum, max_length=args.max_length,
                          pack=not args.no_pack, seed=args.seed, divergence=args.loss, temperature=args.temperature,
                          jsd_beta=args.jsd_beta, hidden_weight=args.hidden_weight, ce_weight=args.ce_weight,
                          critical_layers=critical, critical_multiplier=args.critical_multiplier,
                          checkpoint_every=args.checkpoint_every, device=args.device, dtype=args.dtype,
-                         lora_rank=args.lora_rank, lora_alpha=args.lora_alpha, teacher_cache_top_k=args.teacher_cache,
+                         lora_rank=args.lora_rank, lora_alpha=args.lora_alpha,
+                         teacher_cache_top_k=int(cache) if cache.isdigit() else 0, teacher_outputs=teacher_outputs,
                          gradient_checkpointing=args.gradient_checkpointing, attention=args.attention,
                          compile=args.compile)
 

@@ -60,6 +60,8 @@ class DistillConfig:
     attention: str = "auto"  # auto (SDPA where the model supports it, else eager) | sdpa | eager
     compile: bool = False  # torch.compile the student's forward pass (off: compile time rarely pays back here)
     teacher_cache_top_k: int = 0  # > 0: cache the teachers' top-k log-probabilities once, then free the teachers
+    teacher_outputs: str | None = None  # a layer-streaming pass's folder (nexus sli run --top-k): the teacher's
+    # top-k logits for its samples, so a teacher larger than memory can teach (its folder gives config+tokenizer)
 
     def problems(self) -> list[str]:
         """What makes this configuration unusable, in words; empty when it is fine."""
@@ -81,6 +83,9 @@ class DistillConfig:
                                                                  or self.student.endswith(".json")):
             problems.append("LoRA adapts a trained student; a student built from a config starts from random "
                             "weights, so train all of it (lora_rank 0) or give a model folder")
+        if self.teacher_outputs and (self.hidden_weight or self.teacher_cache_top_k or len(self.teachers) > 1):
+            problems.append("a layer-streaming teacher gives top-k logits for one teacher: use one --teacher, "
+                            "hidden_weight 0 and no top-k cache of its own")
         if self.teacher_cache_top_k and self.hidden_weight:
             problems.append("the teacher cache keeps only the teachers' top-k log-probabilities, not their hidden "
                             "states: set hidden_weight to 0 or turn the cache off")

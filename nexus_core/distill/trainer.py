@@ -36,6 +36,7 @@ from nexus_core.distill.outputs import (
     outputs_at,
     routed_outputs,
 )
+from nexus_core.distill.sli_cache import SliTeacherOutputs, sample_rows
 from nexus_core.distill.state import (
     DistillConfig,
     RunState,
@@ -103,10 +104,15 @@ class DistillRun:
         if (run_dir / ".pipeline_state.json").exists():
             raise DistillError("The run folder already holds a run.", path=run_dir,
                                hint=f"Resume it with: nexus distill --resume {run_dir}, or pick another --out.")
-        samples, report = load_samples(Path(config.data))
-        train, held = split_and_order(len(samples), seed=config.seed, sample_size=config.sample_size,
+        if config.teacher_outputs:  # a layer-streaming pass: its rows are the samples
+            count = len(sample_rows(Path(config.teacher_outputs), config.max_length))
+            summary = f"{count} samples from the layer-streaming pass in {config.teacher_outputs}"
+        else:
+            samples, report = load_samples(Path(config.data))
+            count, summary = len(samples), report.summary()
+        train, held = split_and_order(count, seed=config.seed, sample_size=config.sample_size,
                                       held_out=config.held_out)
-        state = RunState(config, train, held, data_summary=report.summary())
+        state = RunState(config, train, held, data_summary=summary)
         run = cls(run_dir, state)
         save_state(run_dir, state)
         barrier(world)
@@ -320,6 +326,14 @@ class DistillRun:
         self._release_teachers()
 
     def _blocks(self) -> None:
+        if self.config.teacher_outputs:  # one block per sample of the pass, no packing (its logits are per row)
+            rows = sample_rows(Path(self.config.teacher_outputs), self.config.max_length)
+            self.train_blocks = [(rows[i], "") for i in self.state.order if len(rows[i]) >= 2]
+            self.held_blocks = [(rows[i], "") for i in self.state.held_out if len(rows[i]) >= 2]
+            if len(self.train_blocks) != len(self.state.order):
+                raise DistillError("Some samples of the layer-streaming pass are shorter than two tokens.",
+                                   path=self.config.teacher_outputs, hint="Run the pass on longer samples.")
+            return
         samples, _report = load_samples(Path(self.config.data))
         self.train_blocks = token_blocks(samples, self.state.order, self.tokenizer,
                                          max_length=self.config.max_length, pack=self.config.pack)
@@ -376,7 +390,10 @@ class DistillRun:
         self._load_teacher_meta()
         self._blocks()
         self._load_student()
-        if self.config.teacher_cache_top_k:
+        if self.config.teacher_outputs:
+            self.cache = SliTeacherOutputs(Path(self.config.teacher_outputs), self.state.order,
+                                           self.config.temperature)
+        elif self.config.teacher_cache_top_k:
             self._prepare_teacher_cache(phase)
         else:
             self._load_teachers()
@@ -592,6 +609,8 @@ class DistillRun:
         import torch
         import torch.nn.functional as F  # noqa: N812
 
+        if self.config.teacher_outputs:
+            return self._evaluate_from_pass()
         self._load_teachers()  # a run with a teacher cache freed them; perplexities need the real thing
         self.student.eval()
         totals = {"student_nll": 0.0, "teacher_nll": 0.0, "agree": 0.0, "tokens": 0.0}
@@ -613,6 +632,36 @@ class DistillRun:
         results = {"student_perplexity": math.exp(totals["student_nll"] / tokens),
                    "teacher_perplexity": math.exp(totals["teacher_nll"] / tokens),
                    "top1_agreement": totals["agree"] / tokens, "held_out_tokens": int(totals["tokens"])}
+        self.state.results.update(results)
+        if getattr(self, "world", World()).main:
+            save_state(self.run_dir, self.state)
+        return results
+
+    def _evaluate_from_pass(self) -> dict[str, float]:
+        """Held-out student perplexity and top-1 agreement with the streamed teacher's cached top-1 (its
+        perplexity needs logits the pass did not keep, so it is not reported)."""
+        import math
+
+        import torch
+        import torch.nn.functional as F  # noqa: N812
+
+        teacher = SliTeacherOutputs(Path(str(self.config.teacher_outputs)), self.state.held_out, 1.0)
+        self.student.eval()
+        nll = agree = tokens = 0.0
+        with torch.no_grad():
+            for start in range(0, len(self.held_blocks), self.config.batch_size):
+                chunk = self.held_blocks[start:start + self.config.batch_size]
+                batch = self._batch(chunk)
+                keep = kept_positions(batch)
+                labels = next_tokens(batch, keep)
+                s_logits = outputs_at(self.student, batch, keep, hidden=False, fast=self.fast_student).logits.float()
+                _values, indices = teacher.rows(start, len(chunk), batch["input_ids"].shape[1], self.device)
+                nll += float(F.cross_entropy(s_logits, labels, reduction="sum"))
+                agree += float((s_logits.argmax(-1) == indices[:, :-1][keep][:, 0]).sum())
+                tokens += float(labels.numel())
+        self.student.train()
+        results = {"student_perplexity": math.exp(nll / max(tokens, 1.0)), "top1_agreement": agree / max(tokens, 1.0),
+                   "held_out_tokens": int(tokens)}
         self.state.results.update(results)
         if getattr(self, "world", World()).main:
             save_state(self.run_dir, self.state)
