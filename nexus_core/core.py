@@ -36,6 +36,7 @@ from nexus_core.providers.records import CallRecorder
 from nexus_core.routing.router import Router
 from nexus_core.routing.table import RoutingTableStore
 from nexus_core.secrets.lazy import LazyCredentialStore
+from nexus_core.sli.service import SliService
 from nexus_core.store import Store
 from nexus_core.telemetry import TelemetrySampler
 from nexus_core.tools.base import ToolContext
@@ -66,6 +67,7 @@ class Core:
     distill: DistillService
     builder: ModuleBuilder
     evolve: EvolutionService
+    sli: SliService
     problems: list[str] = field(default_factory=list)  # things the user should be told once, at start
 
     @classmethod
@@ -121,7 +123,8 @@ class Core:
         # where keys are entered, and the passphrase dialog repeats it.
         problems = [*loaded.problems, *providers.problems, *routing.problems]
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
-                   chat, tools, models, library, modules, pipelines, distill, builder, evolve, problems)
+                   chat, tools, models, library, modules, pipelines, distill, builder, evolve,
+                   SliService(paths.root / "sli", runner), problems)
 
     def save_settings(self) -> None:
         save_settings(self.paths.settings_file, self.settings)

@@ -388,6 +388,7 @@ class SliRunner:
             state = {"format": FORMAT, "version": VERSION, "model": str(self.model_path.resolve()),
                      "data": str(data.resolve()), "data_sha256": _sha(ids), "top_k": self.top_k,
                      "layers_out": list(self.layers_out), "dtype": self.dtype_name, "next_layer": -1,
+                     "layers": len(self.layers),
                      "status": "running"}
             self._save_state(state_path, state)
         ids = np.load(self.out_dir / "input_ids.npy")

@@ -113,3 +113,28 @@ def test_more_settings_start_a_cached_run(window, qtbot, teacher: Path, data: Pa
     config = load_state(window.ctx.core.distill.runs_dir / "cached").config
     assert (config.teacher_cache_top_k, config.batch_size, config.gradient_checkpointing) == (8, 2, True)
     assert (window.ctx.core.distill.runs_dir / "cached" / "teacher_cache" / "cache.json").is_file()
+
+
+def test_a_layer_streaming_pass_from_the_panel_fills_the_layer_strip(window, qtbot, teacher: Path,  # type: ignore[no-untyped-def]
+                                                                      data: Path) -> None:
+    panel = _panel(window)
+    panel.tabs.setCurrentIndex(1)
+    view = panel.sli_view
+    view.model_edit.setText(str(teacher))
+    view.data_edit.setText(str(data))
+    view.name_edit.setText("pass1")
+    view.topk_spin.setValue(4)
+    view.budget_spin.setValue(1024)
+    seen: list[int] = []
+    window.ctx.core.sli.progress.connect(lambda e: seen.append(e.progress.layer))
+    _click(qtbot, view.start_button)
+    qtbot.waitUntil(lambda: not view._jobs and "finished" in view.where.text(), timeout=60_000)
+    assert view.runs.currentItem().text() == "pass1 — finished, 2/2 layers"
+    assert (view.strip.layers, view.strip.done) == (2, 2)
+    assert seen and max(seen) == 2  # the tail reports after the last layer
+    xs, ys = view.speed_curve.getData()
+    assert len(xs) > 0 and max(ys) > 0 and view.disk_line.isVisible() and view.disk_line.value() > 0
+    assert (window.ctx.core.sli.runs_dir / "pass1" / "outputs.safetensors").is_file()
+    _click(qtbot, view.start_button)  # the same name again
+    assert "exists" in view.status.text()
+    assert not view.resume_button.isEnabled()  # a finished pass has nothing to resume

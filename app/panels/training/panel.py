@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
 from app.bridge import EmitterBridge
 from app.context import AppContext
 from app.panels.registry import Panel
+from app.panels.training.sli_view import SliView
 from app.widgets.status_label import StatusLabel
 from nexus_core.distill.data import PRESETS
 from nexus_core.distill.service import StepEvent
@@ -152,10 +154,18 @@ class TrainingPanel(Panel):
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setSizes([420, 800])
+        distill_page = QWidget()
+        page_layout = QVBoxLayout(distill_page)
+        page_layout.setContentsMargins(0, 0, 0, 0)
+        page_layout.addWidget(splitter, 1)
+        page_layout.addWidget(self.status)
+        self.sli_view = SliView(ctx)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(distill_page, "Distillation")
+        self.tabs.addTab(self.sli_view, "Layer streaming")
         layout = QVBoxLayout(self)
         layout.addWidget(title)
-        layout.addWidget(splitter, 1)
-        layout.addWidget(self.status)
+        layout.addWidget(self.tabs, 1)
 
         self._steps = EmitterBridge(self.distill.steps, self)
         self._steps.fired.connect(self._step)
@@ -383,6 +393,7 @@ class TrainingPanel(Panel):
             self.refresh_runs()
 
     def shutdown(self) -> None:
+        self.sli_view.shutdown()
         self._redraw.stop()
         self._steps.close()
         self._runs_changed.close()
