@@ -71,7 +71,9 @@ class SliService:
 
             def progress(report: SliProgress) -> None:
                 fraction = (max(report.layer, 0) + report.batch / max(1, report.batches)) / max(1, report.layers)
-                ctx.progress(min(1.0, fraction), f"{report.stage} {report.layer + 1}/{report.layers}")
+                where = {"embedding": "embedding the samples", "tail": "final norm and output head",
+                         "done": "finished"}.get(report.stage, f"layer {report.layer + 1}/{report.layers}")
+                ctx.progress(min(1.0, fraction), where)
                 self.progress.emit(SliEvent(run_dir, report, disk))
                 try:
                     ctx.check()  # pausing waits here
