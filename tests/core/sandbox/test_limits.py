@@ -45,6 +45,10 @@ def test_processes_that_left_the_group_are_found_by_their_marker() -> None:
     escaped = subprocess.Popen(["sleep", "30"], env={MARKER: token, "PATH": "/usr/bin:/bin"},
                                start_new_session=True)
     try:
+        environ = Path(f"/proc/{escaped.pid}/environ")
+        deadline = time.monotonic() + 5
+        while token.encode() not in environ.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the child has exec'd: before that it still shows the parent's environment
         assert kill_marked(token) == 1
         escaped.wait(timeout=5)
         assert escaped.returncode == -9
