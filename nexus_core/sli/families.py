@@ -55,6 +55,9 @@ FAMILIES: tuple[Family, ...] = (
     Family("qwen_moe", ("qwen2_moe", "qwen3_moe"), "model.layers", ("model.norm",),
            experts=ExpertLayout("mlp.experts", "mlp.experts.{e}.", "gate_proj", "up_proj", "down_proj",
                                 "num_experts")),
+    Family("deepseek", ("deepseek_v3", "deepseek_v2"), "model.layers", ("model.norm",),
+           experts=ExpertLayout("mlp.experts", "mlp.experts.{e}.", "gate_proj", "up_proj", "down_proj",
+                                "n_routed_experts")),
 )
 
 
