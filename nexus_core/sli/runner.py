@@ -438,7 +438,6 @@ class SliRunner:
                     embedded = args[0] if args else kwargs["hidden_states"]
                     acts[0][start:start + batch] = embedded.float().cpu().numpy()
                     report("embedding", -1, n + 1)
-                acts[0].flush()
                 state["next_layer"] = 0
                 self._save_state(state_path, state)
             pending: Future[dict[str, Any]] | None = None
@@ -473,7 +472,6 @@ class SliRunner:
                     report("layer", index, n + 1)
                 for write in writes:
                     write.result()
-                target.flush()
                 self._free_layer(index)
                 state["next_layer"] = index + 1
                 self._save_state(state_path, state)
@@ -481,6 +479,8 @@ class SliRunner:
             self._tail(acts[len(self.layers) % 2], ids, lengths, mask, batch, layer_outs, report)
         finally:
             self._free_all()
+            for array in [*acts, *layer_outs.values()]:
+                array.close()
         state["status"] = "finished"
         self._save_state(state_path, state)
         for path in [*(self.out_dir / f"activations-{i}.bin" for i in (0, 1)),
@@ -542,7 +542,8 @@ class SliRunner:
         writer.arrays["input_ids"][:] = ids
         writer.arrays["lengths"][:] = lengths
         for i, array in layer_outs.items():
-            writer.arrays[f"hidden_{i}"][:] = array
+            for start in range(0, samples, batch):
+                writer.arrays[f"hidden_{i}"][start:start + batch] = array[start:start + batch]
         modules = [m for m in (resolve(self.model, p) for p in self.family.tail) if m is not None]
         softcap = getattr(self.config, "final_logit_softcapping", None)
         if head is not None:  # the head's logits (samples × length × vocabulary) are the tail's big allocation
@@ -565,8 +566,7 @@ class SliRunner:
                     writer.arrays["topk_indices"][start:start + batch] = indices.cpu().numpy()
                     writer.arrays["logsumexp"][start:start + batch] = torch.logsumexp(logits, -1).cpu().numpy()
             report("tail", len(self.layers), min(n + 1, len(range(0, samples, batch))))
-        writer.flush()
-        del writer
+        writer.close()
         if head is not None:
             release(head)
         partial.rename(self.out_dir / OUTPUTS)
