@@ -548,7 +548,9 @@ class SliRunner:
         softcap = getattr(self.config, "final_logit_softcapping", None)
         if head is not None:  # the head's logits (samples × length × vocabulary) are the tail's big allocation
             logits_bytes = width * int(self.config.vocab_size) * 4 * 3  # logits, exp for logsumexp, top-k scratch
-            spare = (self.memory_budget or _free_memory(self.device)) - self.store.bytes_under(self.family.head + ".")
+            resident = self.store.total_bytes() - sum(self.store.bytes_under(self.family.layer_prefix(i))
+                                                      for i in range(len(self.layers)))  # embeddings, norms, head
+            spare = (self.memory_budget or _free_memory(self.device)) - resident
             batch = max(1, min(batch, spare // max(1, logits_bytes)))
         for n, start in enumerate(range(0, samples, batch)):
             states = torch.from_numpy(np.array(last[start:start + batch], dtype=np.float32)).to(self.device)
