@@ -35,7 +35,8 @@ def add_parser(sub: Any) -> None:
     q.add_argument("--out", type=Path, required=True)
     q.add_argument("--memory-budget", metavar="SIZE")
     q.add_argument("--top-k", type=int, default=0, help="keep the teacher's top-K logits (a distillation cache)")
-    q.add_argument("--layers-out", default="", help="also keep these layers' outputs, e.g. 3,7")
+    q.add_argument("--layers-out", default="", help="also keep these layers' outputs, e.g. 3,7 "
+                   "(encoder-decoders: encoder layers are numbered first)")
     q.add_argument("--max-length", type=int, default=512)
     q.add_argument("--batch-size", type=int)
     q.add_argument("--device", default="auto")

@@ -34,6 +34,10 @@ def _open(folder: Path) -> Any:
         raise SliCacheError(f"outputs.safetensors cannot be read: {exc}", path=path,
                             hint="Run the pass again.") from None
     present = set(handle.keys())
+    if "decoder_input_ids" in present:
+        raise SliCacheError("outputs.safetensors comes from an encoder-decoder (T5) pass: its logits follow the "
+                            "decoder's targets, not the token blocks a causal student trains on.", path=path,
+                            hint="Use a decoder-only teacher's pass, or the teacher folder itself.")
     missing = [k for k in NEEDED if k not in present]
     if missing:
         raise SliCacheError(f"outputs.safetensors lacks {', '.join(missing)}.", path=path,

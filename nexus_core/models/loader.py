@@ -20,8 +20,7 @@ from nexus_core.errors import NexusError
 from nexus_core.models.detect import ModelFolderError, ModelInfo, inspect_model
 from nexus_core.models.devices import ModelLoadError, check_fits, estimate_bytes, pick_device_and_dtype
 from nexus_core.models.streaming import (
-    checkpoint_files,
-    index_tensors,
+    index_checkpoint,
     parameters_on_meta,
     plan_keys,
     stream_weights,
@@ -296,8 +295,7 @@ def _load_transformers(info: ModelInfo, device: str, dtype_name: str, trust_remo
     dtype = getattr(torch, dtype_name)
     config, mapped = resolve_config(info, trust_remote_code)
     notes = [mapped] if mapped else []
-    files = checkpoint_files(info.path)
-    sources = index_tensors(files) if files else {}
+    _files, sources = index_checkpoint(info.path)
     tried: list[str] = []
     first_built: tuple[str, Any] | None = None
     for label, cls in candidate_classes(info, config):

@@ -131,6 +131,30 @@ def index_tensors(files: list[Path]) -> dict[str, TensorSource]:
     return sources
 
 
+def index_checkpoint(folder: Path) -> tuple[list[Path], dict[str, TensorSource]]:
+    """The folder's safetensors files and every tensor in them, with the shard index checked against the
+    files' headers: a tensor the index places in a shard that does not hold it is an error now, not when it is
+    first read."""
+    files = checkpoint_files(folder)
+    sources = index_tensors(files) if files else {}
+    indexes = sorted(folder.glob("*.safetensors.index.json"))
+    if files and indexes:
+        weight_map = read_json(indexes[0]).get("weight_map") or {}
+        wrong = [(key, str(shard)) for key, shard in weight_map.items()
+                 if key not in sources or sources[key].file.name != str(shard)]
+        if wrong:
+            key, shard = wrong[0]
+            found = sources.get(key) or index_tensors(
+                [p for p in sorted(folder.glob("*.safetensors")) if p not in files]).get(key)
+            where = f"it is in {found.file.name}" if found else "no shard holds it"
+            more = f" ({len(wrong) - 1} more tensors disagree too)" if len(wrong) > 1 else ""
+            raise ModelLoadError(f"{indexes[0].name} places tensor {key} in {shard}, but {where}{more}.",
+                                 kind="folder", path=folder / indexes[0].name,
+                                 hint="The index and the shards come from different downloads: download the model "
+                                      "folder again.")
+    return files, sources
+
+
 Rename = Callable[[str], str]
 
 

@@ -8,18 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from nexus_core.models.devices import ModelLoadError
-from nexus_core.models.streaming import TensorSource, _Reader, checkpoint_files, index_tensors, match_keys
+from nexus_core.models.streaming import TensorSource, _Reader, index_checkpoint, match_keys
 
 
 class WeightStore:
     def __init__(self, folder: Path, model: Any) -> None:
         self.folder = folder
-        files = checkpoint_files(folder)
+        files, self.sources = index_checkpoint(folder)
         if not files:
             raise ModelLoadError("The folder has no safetensors weights; layer streaming reads safetensors only.",
                                  kind="folder", path=folder,
                                  hint="Convert the checkpoint to safetensors (transformers' save_pretrained does).")
-        self.sources: dict[str, TensorSource] = index_tensors(files)
         names = {n for n, _ in model.named_parameters(remove_duplicate=False)}
         names |= {n for n, _ in model.named_buffers(remove_duplicate=False)}
         prefix = str(getattr(model, "base_model_prefix", "") or "")
@@ -27,11 +26,14 @@ class WeightStore:
         self.to_model = mapping  # checkpoint key → model key
         self.to_checkpoint = {v: k for k, v in mapping.items()}
         self.bytes_read = 0
+        self.pin_memory = False  # staging buffers in page-locked memory (set for a CUDA device)
+        self._staging: dict[int, Any] = {}
         self._lock = threading.Lock()
         self._reader = _Reader()
 
     def close(self) -> None:
         self._reader.close()
+        self._staging.clear()
 
     def total_bytes(self) -> int:
         return sum(s.end - s.start for s in self.sources.values())
@@ -60,43 +62,67 @@ class WeightStore:
             self.bytes_read += source.end - source.start
         return tensor.to(dtype) if tensor.dtype.is_floating_point and dtype is not None else tensor
 
-    def read(self, model_keys: list[str], dtypes: dict[str, Any]) -> dict[str, Any]:
+    def read(self, model_keys: list[str], dtypes: dict[str, Any], *, staging: int | None = None) -> dict[str, Any]:
         """Tensors for ``model_keys`` (on the CPU, in the skeleton's dtypes). Tensors stored next to each other
-        are read with one sequential read per run of them: a layer is usually one contiguous range."""
+        are read with one sequential read per run of them: a layer is usually one contiguous range.
+
+        With ``staging`` the bytes land in that reusable buffer (pinned for a CUDA device) instead of fresh
+        memory, whose first touch costs a page fault per page; the tensors are views of it until the caller
+        frees them, so a slot may be reused only after the layer read into it was released."""
         import torch
 
         by_file: dict[Path, list[tuple[TensorSource, str]]] = {}
         for key in model_keys:
             source = self.sources[self.to_checkpoint[key]]
             by_file.setdefault(source.file, []).append((source, key))
-        out: dict[str, Any] = {}
+        runs: list[tuple[Path, list[tuple[TensorSource, str]]]] = []
         for path, items in by_file.items():
             items.sort(key=lambda item: item[0].start)
             run: list[tuple[TensorSource, str]] = []
-            for item in [*items, None]:
-                if item is not None and (not run or item[0].start == run[-1][0].end):
-                    run.append(item)
-                    continue
-                if run:
-                    start, end = run[0][0].start, run[-1][0].end
-                    raw = self._read_range(path, start, end)
-                    for source, key in run:
-                        kind = getattr(torch, source.dtype)
-                        piece = raw[source.start - start:source.end - start]
-                        if (source.start - start) % torch.empty((), dtype=kind).element_size():
-                            piece = piece.clone()  # a misaligned neighbour: this one gets its own storage
-                        view = piece.view(kind)
-                        tensor = view.reshape(source.shape) if source.shape else view.reshape(())
-                        dtype = dtypes.get(key)
-                        out[key] = tensor.to(dtype) if tensor.dtype.is_floating_point and dtype is not None \
-                            else tensor
-                run = [item] if item is not None else []
+            for item in items:
+                if run and item[0].start != run[-1][0].end:
+                    runs.append((path, run))
+                    run = []
+                run.append(item)
+            if run:
+                runs.append((path, run))
+        spans = [_aligned(run[-1][0].end - run[0][0].start) for _path, run in runs]
+        buffer = self._staging_buffer(staging, sum(spans)) if staging is not None else None
+        out: dict[str, Any] = {}
+        offset = 0
+        for (path, run), span in zip(runs, spans, strict=True):
+            start, end = run[0][0].start, run[-1][0].end
+            raw = self._read_range(path, start, end, None if buffer is None else buffer[offset:offset + end - start])
+            offset += span
+            for source, key in run:
+                kind = getattr(torch, source.dtype)
+                piece = raw[source.start - start:source.end - start]
+                if (source.start - start) % torch.empty((), dtype=kind).element_size():
+                    piece = piece.clone()  # a misaligned neighbour: this one gets its own storage
+                view = piece.view(kind)
+                tensor = view.reshape(source.shape) if source.shape else view.reshape(())
+                dtype = dtypes.get(key)
+                out[key] = tensor.to(dtype) if tensor.dtype.is_floating_point and dtype is not None else tensor
         return out
 
-    def _read_range(self, path: Path, start: int, end: int) -> Any:
+    def _staging_buffer(self, slot: int, size: int) -> Any:
         import torch
 
-        buffer = torch.empty(end - start, dtype=torch.uint8)
+        buffer = self._staging.get(slot)
+        if buffer is None or buffer.numel() < size:
+            self._staging.pop(slot, None)
+            buffer = torch.empty(size, dtype=torch.uint8, pin_memory=self.pin_memory)
+            self._staging[slot] = buffer
+        return buffer
+
+    def drop_staging(self) -> None:
+        self._staging.clear()
+
+    def _read_range(self, path: Path, start: int, end: int, buffer: Any = None) -> Any:
+        import torch
+
+        if buffer is None:
+            buffer = torch.empty(end - start, dtype=torch.uint8)
         view = memoryview(buffer.numpy())
         with self._lock:
             with path.open("rb", buffering=0) as handle:
@@ -110,6 +136,10 @@ class WeightStore:
                     got += n
             self.bytes_read += end - start
         return buffer
+
+
+def _aligned(size: int, to: int = 64) -> int:
+    return -(-size // to) * to
 
 
 def slot_dtypes(module: Any, prefix: str) -> dict[str, Any]:

@@ -89,6 +89,15 @@ def test_bad_input_says_what_is_wrong(model: Path, data: Path, tmp_path: Path) -
     transformers.AutoModelForCausalLM.from_pretrained(model).save_pretrained(sharded, max_shard_size="100KB")
     shards = sorted(sharded.glob("model-*.safetensors"))
     assert len(shards) > 1
+    index_path = sharded / "model.safetensors.index.json"
+    index = json.loads(index_path.read_text())
+    moved = next(k for k, v in index["weight_map"].items() if v == shards[0].name)
+    index["weight_map"][moved] = shards[-1].name  # an index from another download
+    index_path.write_text(json.dumps(index))
+    with pytest.raises(ModelLoadError, match=f"places tensor {moved} in {shards[-1].name}, but it is in "
+                                             f"{shards[0].name}") as disagree:
+        SliRunner(sharded, tmp_path / "c")
+    assert "download the model folder again" in disagree.value.hint
     shards[-1].unlink()
     with pytest.raises(ModelLoadError, match="missing"):
         SliRunner(sharded, tmp_path / "c")
