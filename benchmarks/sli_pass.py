@@ -6,7 +6,7 @@ vs accelerate's disk offload (``device_map`` with an offload folder) on the same
 peak RSS of each against the budget. Each pass runs in a fresh process with the model's files dropped from
 the page cache first.
 
-    .venv/bin/python benchmarks/sli_pass.py [--hidden 1024] [--layers 8] [--samples 48] [--budget-mb 400]
+    .venv/bin/python benchmarks/sli_pass.py [--hidden 1024] [--layers 8] [--samples 48] [--budget-mb 600] [--batch 0]
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ def worker_sli(work: Path, budget: int, batch: int) -> dict[str, float]:
     disk = measure_disk_read(work / "model")
     drop_cache(work / "model")
     stop, peak = peak_rss()
-    runner = SliRunner(work / "model", work / "sli-out", memory_budget=budget, batch_size=batch, device="cpu",
-                       max_length=SEQ, top_k=8)  # a distillation teacher's pass: the head's top-k is kept too
+    runner = SliRunner(work / "model", work / "sli-out", memory_budget=budget, batch_size=batch or None,
+                       device="cpu", max_length=SEQ, top_k=8)  # a teacher's pass: the head's top-k is kept too
     started = time.perf_counter()
     result = runner.run(work / "data.jsonl")
     seconds = time.perf_counter() - started
@@ -86,7 +86,7 @@ def worker_sli(work: Path, budget: int, batch: int) -> dict[str, float]:
     return {"seconds": seconds, "bytes_read": result.bytes_read, "weight_bytes": result.weight_bytes,
             "read_seconds": result.read_seconds, "disk_bytes_per_s": disk or 0.0, "peak_rss": peak[0],
             "base_rss": peak[1],
-            "batches": -(-result.samples // result.batch_size)}
+            "batches": -(-result.samples // result.batch_size), "batch": result.batch_size}
 
 
 def worker_accelerate(work: Path, budget: int, batch: int) -> dict[str, float]:
@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=1024)
     parser.add_argument("--layers", type=int, default=8)
     parser.add_argument("--samples", type=int, default=48)
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=0, help="0: the batch layer streaming picks for the budget")
     parser.add_argument("--budget-mb", type=int, default=600)
     parser.add_argument("--worker", choices=["sli", "accelerate"])
     parser.add_argument("--work")
@@ -127,18 +127,20 @@ def main() -> None:
         work = Path(tmp)
         build(work, args.hidden, args.layers, args.samples)
         weights = sum(p.stat().st_size for p in (work / "model").glob("*.safetensors"))
-        results = {}
-        for tool in ("sli", "accelerate"):
+        results: dict[str, dict[str, float]] = {}
+        batch = args.batch
+        for tool in ("sli", "accelerate"):  # accelerate gets the batch layer streaming ran with
             done = subprocess.run([sys.executable, __file__, "--worker", tool, "--work", str(work), "--budget-mb",
-                                   str(args.budget_mb), "--batch", str(args.batch)], capture_output=True, text=True,
+                                   str(args.budget_mb), "--batch", str(batch)], capture_output=True, text=True,
                                   timeout=3600)
             line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
             if line is None:
                 raise SystemExit(f"{tool} failed:\n{done.stderr[-3000:]}")
             results[tool] = json.loads(line[7:])
+            batch = int(results["sli"]["batch"])
         sli, acc = results["sli"], results["accelerate"]
         print(f"model: Llama {args.hidden} wide × {args.layers} layers, {weights / 2**20:.0f} MiB of fp32 weights; "
-              f"{args.samples} samples × {SEQ} tokens, batch {args.batch}; budget {args.budget_mb} MiB")
+              f"{args.samples} samples × {SEQ} tokens, batch {batch}; budget {args.budget_mb} MiB")
         print(f"bytes read per pass ÷ weight bytes: {sli['bytes_read'] / sli['weight_bytes']:.2f} "
               f"(per-batch streaming: {sli['batches']:.0f}, one read per batch)")
         read_speed = sli["bytes_read"] / sli["read_seconds"] if sli["read_seconds"] else 0.0
