@@ -229,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_chat,
         cli_distill,
         cli_evolve,
+        cli_media,
         cli_models,
         cli_modules,
         cli_pipeline,
@@ -240,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_chat.add_parser(sub)
     cli_distill.add_parser(sub)
     cli_evolve.add_parser(sub)
+    cli_media.add_parser(sub)
     cli_models.add_parser(sub)
     cli_modules.add_parser(sub)
     cli_pipeline.add_parser(sub)

@@ -19,7 +19,7 @@ from typing import Any
 
 from nexus_core.errors import NexusError
 
-CATEGORIES = ("causal_lm", "seq2seq", "vision_encoder", "asr", "diffusers", "sae", "multimodal", "encoder",
+CATEGORIES = ("causal_lm", "seq2seq", "vision_encoder", "asr", "tts", "diffusers", "sae", "multimodal", "encoder",
               "unknown")
 
 # A real header is a few MB at most; a larger claim means the file is not safetensors (or is corrupt).
@@ -35,6 +35,7 @@ _NPY_DTYPES = {"f8": "float64", "f4": "float32", "f2": "float16", "i8": "int64",
 
 _ASR_TYPES = {"whisper", "wav2vec2", "wav2vec2-bert", "wav2vec2-conformer", "hubert", "wavlm", "speech_to_text",
               "speecht5", "moonshine", "data2vec-audio", "unispeech", "unispeech-sat", "sew", "sew-d"}
+_TTS_TYPES = {"vits", "bark", "fastspeech2_conformer", "fastspeech2_conformer_with_hifigan"}  # text → waveform
 _SEQ2SEQ_TYPES = {"t5", "mt5", "umt5", "longt5", "bart", "mbart", "pegasus", "pegasus_x", "marian", "m2m_100",
                   "nllb-moe", "fsmt", "prophetnet", "led", "blenderbot", "blenderbot-small", "plbart",
                   "bigbird_pegasus", "switch_transformers", "encoder-decoder", "mvp"}
@@ -246,6 +247,8 @@ def classify_config(config: dict[str, Any]) -> str:
     archs = config.get("architectures") or []
     arch = str(archs[0]) if archs else ""
     mt = str(config.get("model_type") or "")
+    if mt in _TTS_TYPES or arch.endswith(("ForTextToSpeech", "WithHifiGan")):
+        return "tts"
     if mt in _ASR_TYPES or arch.endswith(("ForSpeechSeq2Seq", "ForCTC")):
         return "asr"
     if mt in _MULTIMODAL_TYPES or (

@@ -13,6 +13,7 @@ STRATEGIES = {
     "causal_lm": "AutoModelForCausalLM",
     "seq2seq": "AutoModelForSeq2SeqLM",
     "asr": "AutoModelForSpeechSeq2Seq",
+    "tts": "transformers text-to-speech pipeline (a voice in Media)",
     "vision_encoder": "AutoModel",
     "encoder": "AutoModel",
     "multimodal": "AutoModelForImageTextToText",

@@ -148,3 +148,28 @@ def build_tiny_stable_diffusion(folder: Path) -> Path:
                                    feature_extractor=None, requires_safety_checker=False)
     pipe.save_pretrained(folder)
     return folder
+
+
+def build_tiny_vits(folder: Path, *, language: str = "eng") -> Path:
+    """A tiny random VITS (MMS-TTS layout: character vocabulary, no phonemiser) that transformers' text-to-speech
+    pipeline runs for real; it speaks noise, at 16 kHz."""
+    import json
+
+    import torch
+    from transformers import VitsConfig, VitsModel, VitsTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = {c: i for i, c in enumerate(["<pad>", *" abcdefghijklmnopqrstuvwxyz.,!?'-"])}
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    tokenizer = VitsTokenizer(str(folder / "vocab.json"), pad_token="<pad>", unk_token="<pad>", add_blank=True,
+                              normalize=True, phonemize=False, language=language)
+    config = VitsConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2, num_attention_heads=2, ffn_dim=32,
+                        flow_size=16, spectrogram_bins=33, upsample_initial_channel=32, upsample_rates=[4, 4],
+                        upsample_kernel_sizes=[8, 8], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
+                        prior_encoder_num_flows=2, prior_encoder_num_wavenet_layers=2,
+                        posterior_encoder_num_wavenet_layers=2, duration_predictor_num_flows=2,
+                        duration_predictor_filter_channels=16, depth_separable_num_layers=2, sampling_rate=16000)
+    torch.manual_seed(0)
+    VitsModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
