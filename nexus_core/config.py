@@ -55,6 +55,10 @@ class Settings(BaseModel):
                                     "per day (curriculum and builds together).")
     evolve_interval_min: float = Field(30.0, ge=1.0, le=1440.0, description="Minutes between background "
                                        "co-evolution rounds while it is on.")
+    image_model: Path | None = Field(None, description="The diffusers folder the image tool and the Media panel "
+                                     "draw with (default: the first text-to-image pipeline the Models panel found).")
+    voice: str | None = Field(None, description="The voice that reads chat answers aloud (default: espeak-ng "
+                              "en-us).")
 
     def unknown_fields(self) -> list[str]:
         return sorted((self.model_extra or {}).keys())

@@ -24,6 +24,7 @@ from nexus_core.evolve.records import BuildRecords
 from nexus_core.evolve.templates import TemplateStore
 from nexus_core.jobs import JobRunner
 from nexus_core.logs import setup_logging
+from nexus_core.media.service import MediaService
 from nexus_core.models.library import ModelLibrary
 from nexus_core.models.manager import ModelManager
 from nexus_core.models.scan import model_roots
@@ -68,6 +69,7 @@ class Core:
     builder: ModuleBuilder
     evolve: EvolutionService
     sli: SliService
+    media: MediaService
     problems: list[str] = field(default_factory=list)  # things the user should be told once, at start
 
     @classmethod
@@ -98,8 +100,10 @@ class Core:
         tools = ToolRegistry(loaders=[_builtin_tools])
         modules = ModuleService(ModuleRegistry(store, paths.modules_dir), credentials, tools)
         conversations = ConversationStore(store)
+        media = MediaService(paths.root / "media", paths.root, runner, store, manager=models,
+                             model_entries=library.entries)
         services = {"telemetry": telemetry, "providers": providers, "conversations": conversations,
-                    "settings": settings}
+                    "settings": settings, "media": media}
 
         def tool_context(conversation_id: str) -> ToolContext:
             workspace = settings.workspace_dir or paths.workspace_dir
@@ -124,7 +128,7 @@ class Core:
         problems = [*loaded.problems, *providers.problems, *routing.problems]
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
                    chat, tools, models, library, modules, pipelines, distill, builder, evolve,
-                   SliService(paths.root / "sli", runner), problems)
+                   SliService(paths.root / "sli", runner), media, problems)
 
     def save_settings(self) -> None:
         save_settings(self.paths.settings_file, self.settings)

@@ -243,6 +243,10 @@ class SpeechEngine:
                 return
             yield self._one(sentence, voice, language, speed)
 
+    def check_language(self, voice: Voice, language: str | None) -> str | None:
+        """The language ``voice`` will speak; SpeechError when it cannot speak ``language``."""
+        return self._language(voice, language)
+
     def _language(self, voice: Voice, language: str | None) -> str | None:
         if language is None:
             return voice.languages[0] if voice.languages else None

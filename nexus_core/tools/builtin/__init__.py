@@ -2,7 +2,8 @@
 
 Services the tools look up in ``ToolContext.services``: "providers" (ProviderPool: list_models, switch_model),
 "conversations" (ConversationStore: switch_model, and list_models for the current override), "telemetry"
-(TelemetrySampler: system_info) and, optionally, "weather_urls" ({"geocoding": url, "forecast": url}).
+(TelemetrySampler: system_info), "media" (MediaService: generate_image) and, optionally, "weather_urls"
+({"geocoding": url, "forecast": url}).
 The file and shell tools use ``ctx.workspace``.
 """
 
@@ -14,6 +15,7 @@ from nexus_core.tools.builtin import (  # the modules, so ``builtin.weather`` st
     clock,
     code_interpreter,
     files,
+    image,
     models,
     shell,
     system_info,
@@ -28,5 +30,5 @@ def builtin_tools() -> list[Tool]:
     """Every built-in tool, in the order they are shown to the user."""
     return [calculator.calculator, clock.current_time, clock.convert_time, weather.weather, web_fetch.web_fetch,
             files.list_files, files.read_file, files.search_files, files.write_file, shell.shell,
-            code_interpreter.run_python,
+            code_interpreter.run_python, image.generate_image,
             models.list_models, models.switch_model, system_info.system_info]

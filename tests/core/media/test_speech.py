@@ -117,7 +117,7 @@ def test_a_cloned_voice_is_saved_with_its_reference_and_bad_references_are_refus
     with pytest.raises(SpeechError, match=r"1\.0 s long; a reference clip must be 3–30 s"):
         store.clone(_tone(tmp_path / "short.wav", 1.0), "ana", xtts)
     (tmp_path / "notes.wav").write_text("not audio at all")
-    with pytest.raises(SpeechError, match="notes.wav is not an audio file"):
+    with pytest.raises(SpeechError, match=r"notes\.wav is not an audio file"):
         store.clone(tmp_path / "notes.wav", "ana", xtts)
     with pytest.raises(SpeechError, match="not a usable voice name"):
         store.clone(_tone(tmp_path / "ok.wav", 5.0), "../escape", xtts)

@@ -10,7 +10,8 @@ from nexus_core.tools.builtin import builtin_tools
 from tests.core.tools.helpers import param_descriptions
 
 EXPECTED = {"calculator", "current_time", "convert_time", "weather", "web_fetch", "list_files", "read_file",
-            "search_files", "write_file", "shell", "run_python", "list_models", "switch_model", "system_info"}
+            "search_files", "write_file", "shell", "run_python", "generate_image", "list_models", "switch_model",
+            "system_info"}
 
 
 def test_builtin_tools_lists_each_tool_once() -> None:
