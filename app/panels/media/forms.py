@@ -1,0 +1,202 @@
+"""The three job forms of the Media panel. Each turns its widgets into a core request; the panel submits it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from nexus_core.media.image import ImageRequest
+from nexus_core.media.service import MediaService, SpeechRequest
+from nexus_core.media.video import VideoRequest
+
+
+def _spin(low: int, high: int, value: int, special: str = "") -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setValue(value)
+    if special:
+        box.setSpecialValueText(special)
+    return box
+
+
+def _model_combo() -> QComboBox:
+    combo = QComboBox()
+    combo.setEditable(True)  # a folder path may be typed or pasted
+    combo.setMinimumContentsLength(24)
+    return combo
+
+
+def _fill(combo: QComboBox, folders: list[Path], placeholder: str) -> None:
+    current = combo.currentText()
+    combo.clear()
+    for folder in folders:
+        combo.addItem(folder.name, str(folder))
+    combo.lineEdit().setPlaceholderText(placeholder)
+    if current:
+        combo.setEditText(current)
+
+
+def _combo_path(combo: QComboBox) -> str:
+    index = combo.findText(combo.currentText())
+    return str(combo.itemData(index)) if index >= 0 and combo.itemData(index) else combo.currentText().strip()
+
+
+class SpeechForm(QWidget):
+    FORMATS = ("wav", "mp3", "ogg", "flac")
+
+    def __init__(self, media: MediaService, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.media = media
+        self.text = QPlainTextEdit()
+        self.text.setPlaceholderText("Text to speak. Long text is read sentence by sentence as it is made.")
+        self.voice = QComboBox()
+        self.voice.setMinimumContentsLength(28)
+        self.language = QLineEdit()
+        self.language.setPlaceholderText("the voice's own (multilingual voices: en, de, fr…)")
+        self.speed = QDoubleSpinBox()
+        self.speed.setRange(0.3, 3.0)
+        self.speed.setSingleStep(0.1)
+        self.speed.setValue(1.0)
+        self.format = QComboBox()
+        self.format.addItems([f.upper() for f in self.FORMATS])
+        self.play_while = QCheckBox("Play while it is made")
+        self.play_while.setChecked(True)
+        form = QFormLayout(self)
+        form.addRow("Text", self.text)
+        form.addRow("Voice", self.voice)
+        form.addRow("Language", self.language)
+        form.addRow("Speed", self.speed)
+        form.addRow("Format", self.format)
+        form.addRow("", self.play_while)
+        self.refresh()
+
+    def refresh(self) -> None:
+        current = self.voice.currentData()
+        self.voice.clear()
+        for voice in self.media.speech.voices():
+            self.voice.addItem(voice.name, voice.id)
+        index = self.voice.findData(current or self.media.speech.resolve(None).id)
+        self.voice.setCurrentIndex(max(0, index))
+
+    def request(self) -> SpeechRequest:
+        return SpeechRequest(self.text.toPlainText(), self.voice.currentData(), None,
+                             self.language.text().strip() or None, round(self.speed.value(), 2),
+                             self.FORMATS[self.format.currentIndex()])
+
+
+class ImageForm(QWidget):
+    def __init__(self, media: MediaService, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.media = media
+        self.prompt = QPlainTextEdit()
+        self.prompt.setPlaceholderText("What the picture shows: subject, style, light, composition")
+        self.negative = QLineEdit()
+        self.negative.setPlaceholderText("what it must not show")
+        self.model = _model_combo()
+        self.steps = _spin(1, 150, 30)
+        self.guidance = QDoubleSpinBox()
+        self.guidance.setRange(0.0, 30.0)
+        self.guidance.setValue(7.5)
+        self.width_box = _spin(0, 4096, 0, "native")
+        self.height_box = _spin(0, 4096, 0, "native")
+        for box in (self.width_box, self.height_box):
+            box.setSingleStep(64)
+        self.seed = _spin(-1, 2**31 - 1, -1, "random")
+        size = QHBoxLayout()
+        size.addWidget(self.width_box)
+        size.addWidget(self.height_box)
+        form = QFormLayout(self)
+        form.addRow("Prompt", self.prompt)
+        form.addRow("Negative prompt", self.negative)
+        form.addRow("Model", self.model)
+        form.addRow("Steps", self.steps)
+        form.addRow("Guidance", self.guidance)
+        form.addRow("Width × height", size)
+        form.addRow("Seed", self.seed)
+        self.refresh()
+
+    def refresh(self) -> None:
+        _fill(self.model, self.media.image_models(), "a Stable Diffusion / SDXL / Flux folder")
+
+    def request(self) -> ImageRequest:
+        return ImageRequest(self.prompt.toPlainText(), _combo_path(self.model), self.negative.text(),
+                            self.steps.value(), round(self.guidance.value(), 2), self.width_box.value() or None,
+                            self.height_box.value() or None, self.seed.value() if self.seed.value() >= 0 else None)
+
+    def load(self, params: dict[str, Any]) -> None:
+        """Fill the form from a gallery item's parameters (to tweak and run again)."""
+        self.prompt.setPlainText(str(params.get("prompt", "")))
+        self.negative.setText(str(params.get("negative_prompt", "")))
+        self.model.setEditText(str(params.get("model", "")))
+        self.steps.setValue(int(params.get("steps", 30)))
+        self.guidance.setValue(float(params.get("guidance", 7.5)))
+        self.width_box.setValue(int(params.get("width") or 0))
+        self.height_box.setValue(int(params.get("height") or 0))
+        self.seed.setValue(int(params["seed"]) if params.get("seed") is not None else -1)
+
+
+class VideoForm(QWidget):
+    def __init__(self, media: MediaService, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.media = media
+        self.image = QLineEdit()
+        self.image.setPlaceholderText("the picture the video starts from")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        picture = QHBoxLayout()
+        picture.addWidget(self.image, 1)
+        picture.addWidget(browse)
+        self.model = _model_combo()
+        self.frames = _spin(8, 32, 14)
+        self.fps = _spin(1, 60, 7)
+        self.motion = _spin(0, 255, 127)
+        self.noise = QDoubleSpinBox()
+        self.noise.setRange(0.0, 0.1)
+        self.noise.setDecimals(3)
+        self.noise.setSingleStep(0.005)
+        self.noise.setValue(0.02)
+        self.steps = _spin(1, 200, 25)
+        self.seed = _spin(-1, 2**31 - 1, -1, "random")
+        self.slicing = QCheckBox("VAE slicing (decode a few frames at a time)")
+        self.slicing.setChecked(True)
+        self.tiling = QCheckBox("VAE tiling")
+        form = QFormLayout(self)
+        form.addRow("Picture", picture)
+        form.addRow("Model", self.model)
+        form.addRow("Frames", self.frames)
+        form.addRow("Frames per second", self.fps)
+        form.addRow("Motion (0–255)", self.motion)
+        form.addRow("Noise augmentation", self.noise)
+        form.addRow("Steps", self.steps)
+        form.addRow("Seed", self.seed)
+        form.addRow("", self.slicing)
+        form.addRow("", self.tiling)
+        self.refresh()
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Start picture", "", "Images (*.png *.jpg *.jpeg *.webp)")
+        if path:
+            self.image.setText(path)
+
+    def refresh(self) -> None:
+        _fill(self.model, self.media.video_models(), "a Stable Video Diffusion folder")
+
+    def request(self) -> VideoRequest:
+        return VideoRequest(self.image.text().strip(), _combo_path(self.model), self.frames.value(), self.fps.value(),
+                            self.motion.value(), round(self.noise.value(), 3), self.steps.value(),
+                            self.seed.value() if self.seed.value() >= 0 else None,
+                            vae_slicing=self.slicing.isChecked(), vae_tiling=self.tiling.isChecked())
