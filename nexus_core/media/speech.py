@@ -338,3 +338,22 @@ def _coqui_say(tts: Any, sentence: str, language: str | None, reference: Path | 
     samples = np.asarray(tts.tts(**kwargs), dtype=np.float32)
     rate = int(getattr(getattr(tts, "synthesizer", None), "output_sample_rate", 0) or 24000)
     return AudioClip(samples, rate)
+
+
+_FENCE = re.compile(r"```.*?(```|$)", re.DOTALL)
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_MARKS = re.compile(r"(^|\s)[#>]+\s*|[*_~`]+|^\s*[-+*]\s+|^\s*\d+[.)]\s+", re.MULTILINE)
+_URL = re.compile(r"https?://\S+")
+
+
+def speakable(markdown: str) -> str:
+    """What a chat answer sounds like read aloud: code blocks and URLs left out (named, not spelled), link and
+    emphasis markup dropped, each line a sentence of its own."""
+    text = _FENCE.sub(" (code block) ", markdown)
+    text = _IMAGE.sub(lambda m: m.group(1), text)
+    text = _LINK.sub(lambda m: m.group(1), text)
+    text = _URL.sub("(link)", text)
+    text = _MARKS.sub(lambda m: m.group(1) if m.group(1) and m.group(1).isspace() else "", text)
+    lines = [" ".join(line.split()) for line in text.splitlines()]  # headings and list items: sentences of their own
+    return "\n".join(line if line.endswith((".", "!", "?", ":", ";", ",")) else line + "." for line in lines if line)

@@ -431,3 +431,25 @@ def test_switching_conversations_while_one_answers(panel, server, qtbot) -> None
     assert answer.plain_text() == "".join(chunks)
     assert stored(panel, streaming_id)[-1] == ("assistant", "".join(chunks), "complete")
     assert stored(panel, other.id) == [("user", "an older question", "complete")]
+
+
+@pytest.mark.skipif(__import__("shutil").which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_an_answer_is_read_aloud_sentence_by_sentence(panel, server, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from app.speech_playback import SpeechPlayback
+    from nexus_core.media.playback import AudioPlayer
+
+    server.script(text(["Sure. Run this:\n\n```sh\nls -la\n```\n\nIt lists **every** file."]))
+    type_and_send(qtbot, panel, "how do I list files?")
+    answer = wait_answered(qtbot, panel)
+    assert answer.speak_button.isVisible()
+    panel._speech = SpeechPlayback(panel.ctx, AudioPlayer(output=None), parent=panel)
+    panel._speech.player.output = None  # a machine without sound: say so, make nothing
+    answer.speak_button.click()
+    assert "No audio output" in panel.notice_bar.text() and panel.ctx.core.media.items() == []
+    panel._speech.player.output = ("null", "-")  # ffmpeg's null output stands in for the missing sound card
+    answer.speak_button.click()
+    media = panel.ctx.core.media
+    qtbot.waitUntil(lambda: len(media.items()) == 1, timeout=30_000)
+    item = media.items()[0]
+    assert item.params["text"] == "Sure. Run this:\n(code block).\nIt lists every file."  # code and markup not read
+    assert len(panel._speech.player.fed) == 3 and panel._speech.player.wait(10) == 0

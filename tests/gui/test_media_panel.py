@@ -68,6 +68,10 @@ def test_a_picture_from_the_form_previews_each_step_and_lands_in_the_gallery(win
     form.seed.setValue(-1)
     qtbot.mouseClick(panel.edit_button, Qt.MouseButton.LeftButton)
     assert form.prompt.toPlainText() == "a lighthouse in a storm" and form.seed.value() == 42
+    qtbot.mouseClick(form.agent_model, Qt.MouseButton.LeftButton)  # the agent's image tool draws with it now
+    core = window.ctx.core
+    assert core.settings.image_model == models / "tiny-sd"
+    assert '"image_model"' in core.paths.settings_file.read_text()
 
 
 def test_a_video_is_made_and_played_in_the_panel(window, qtbot, models: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -95,7 +99,7 @@ def test_a_video_is_made_and_played_in_the_panel(window, qtbot, models: Path, tm
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 def test_speech_plays_while_it_is_made_and_can_be_deleted(window, qtbot, models: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     panel = _panel(window, models)
-    panel.player = AudioPlayer(("null", "-"))  # this machine has no sound card; ffmpeg's null output stands in
+    panel.speech.player = AudioPlayer(("null", "-"))  # this machine has no sound card; ffmpeg's null output stands in
     panel.forms.setCurrentWidget(panel.speech_form)
     form = panel.speech_form
     form.text.setPlainText("First sentence here. And a second one!")
@@ -103,11 +107,13 @@ def test_speech_plays_while_it_is_made_and_can_be_deleted(window, qtbot, models:
     form.format.setCurrentIndex(form.FORMATS.index("ogg"))
     qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
     _finish(qtbot, panel)
-    fed = panel.player.fed
+    fed = panel.speech.player.fed
     assert len(fed) == 2 and all(n > 1000 for n in fed)  # each sentence went to the output as it was made
-    assert panel.player.wait(10) == 0  # ffmpeg took the whole stream
+    assert panel.speech.player.wait(10) == 0  # ffmpeg took the whole stream
     item = panel.selected()
     assert item.kind == "speech" and item.path.suffix == ".ogg" and item.params["voice"] == "espeak:en-gb"
+    qtbot.mouseClick(form.chat_voice, Qt.MouseButton.LeftButton)
+    assert window.ctx.core.settings.voice == "espeak:en-gb"  # chat answers are read with it
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     qtbot.mouseClick(panel.delete_button, Qt.MouseButton.LeftButton)
     assert panel.gallery.count() == 0 and not item.path.exists()

@@ -30,6 +30,7 @@ class MessageView(QScrollArea):
 
     regenerate_requested = Signal()
     resend_requested = Signal(str, str)  # message id, edited text
+    speak_requested = Signal(str)  # message id
 
     def __init__(self, renderer: MarkdownRenderer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -144,6 +145,7 @@ class MessageView(QScrollArea):
         widget.pump = self.pump
         widget.regenerate_requested.connect(self.regenerate_requested)
         widget.resend_requested.connect(self.resend_requested)
+        widget.speak_requested.connect(self.speak_requested)
         self._layout.insertWidget(layout_index, widget)
         self._widgets.insert(layout_index - 1, widget)
         self._by_id[widget.message_id] = widget

@@ -39,6 +39,7 @@ class MessageWidget(QFrame):
 
     regenerate_requested = Signal()
     resend_requested = Signal(str, str)  # message id, edited text
+    speak_requested = Signal(str)  # message id: read this answer aloud (or stop reading it)
 
     def __init__(self, message: StoredMessage, renderer: MarkdownRenderer, parent: QWidget | None = None, *,
                  results: dict[str, StoredMessage] | None = None, choices: dict[str, bool] | None = None) -> None:
@@ -57,6 +58,9 @@ class MessageWidget(QFrame):
         self.edit_button = self._tool_button("Edit", "Change this message and answer it again")
         self.copy_button = self._tool_button("Copy", "Copy the whole message (as Markdown)")
         self.regenerate_button = self._tool_button("Regenerate", "Answer the last message again")
+        self.speak_button = self._tool_button("Read aloud", "Read this answer aloud (again to stop)")
+        self.speak_button.clicked.connect(lambda: self.speak_requested.emit(self.message_id))
+        self.speak_button.setVisible(self.role == "assistant")
         self.copy_button.clicked.connect(self.copy_message)
         self.regenerate_button.clicked.connect(self.regenerate_requested)
         self.edit_button.setVisible(self.role == "user")
@@ -64,7 +68,7 @@ class MessageWidget(QFrame):
         header = QHBoxLayout()
         header.addWidget(self.role_label)
         header.addStretch(1)
-        for button in (self.edit_button, self.regenerate_button, self.copy_button):
+        for button in (self.edit_button, self.regenerate_button, self.speak_button, self.copy_button):
             header.addWidget(button)
 
         self.user_body: UserBody | None = None
@@ -197,6 +201,7 @@ class MessageWidget(QFrame):
             footer = message_format.footer(message.meta)
         status = "" if live is not None else message.status
         self.copy_button.setVisible(live is not None or bool(message.content))
+        self.speak_button.setVisible(live is None and bool(message.content))
         self._set_info("status", message_format.incomplete(message.error) if status == "partial" else "")
         self._set_info("error", (message.error or "No answer.") if status == "error" else "")
         self._set_info("notices", "\n".join(str(n) for n in notices))

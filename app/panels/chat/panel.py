@@ -34,9 +34,12 @@ from app.panels.chat.turn_tracker import TurnTracker
 from app.panels.chat.warmup import warm_up
 from app.panels.chat.workspace_button import WorkspaceButton
 from app.panels.registry import Panel
+from app.speech_playback import SpeechPlayback
 from nexus_core.chat.conversations import ConversationChange
 from nexus_core.chat.service import TurnEvent
 from nexus_core.errors import NexusError
+from nexus_core.media.service import SpeechRequest
+from nexus_core.media.speech import speakable
 
 LIST_REFRESH_MS = 50  # several store changes per send become one list reload
 
@@ -52,6 +55,8 @@ class ChatPanel(Panel):
         self.chat = ctx.core.chat
         self.conversations = self.chat.conversations
         self._current: str | None = None
+        self._speech: SpeechPlayback | None = None  # made the first time an answer is read aloud
+        self._speaking: str | None = None  # the message being read
         self.turns = TurnTracker(self)
         self.build_review: QDialog | None = None  # the review of the last module the agent built
 
@@ -108,6 +113,7 @@ class ChatPanel(Panel):
         self.workspace_button.problem.connect(self.notice_bar.show_problem)
         self.view.regenerate_requested.connect(self.regenerate)
         self.view.resend_requested.connect(self.edit_and_resend)
+        self.view.speak_requested.connect(self.read_aloud)
         self.composer_box.send_requested.connect(self.send)
         self.composer_box.stop_requested.connect(self.stop)
         self.turns.started.connect(self._turn_started)
@@ -158,6 +164,8 @@ class ChatPanel(Panel):
         self.view.pump.pause()
 
     def shutdown(self) -> None:
+        if self._speech is not None:
+            self._speech.close()
         self.approvals.close()
         self.view.pump.clear()
         self._list_timer.stop()
@@ -230,6 +238,30 @@ class ChatPanel(Panel):
         cid = self._current
         if cid is not None:
             self.commands.run(lambda: self.chat.regenerate(cid))
+
+    def read_aloud(self, message_id: str) -> None:
+        """Speak an answer with the configured voice, playing each sentence as it is made; again to stop."""
+        if self._speech is None:
+            self._speech = SpeechPlayback(self.ctx, parent=self)
+        if self._speaking == message_id:
+            self._speech.stop()
+            self._speaking = None
+            return
+        widget = self.view.widget_for(message_id)
+        if widget is None:
+            return
+        if not self._speech.available:
+            self.notice_bar.show_problem("No audio output was found, so answers cannot be read aloud here. "
+                                         "The Media panel can save speech to a file.")
+            return
+        try:
+            handle = self.ctx.core.media.speak(SpeechRequest(speakable(widget.plain_text()),
+                                                             voice=self.ctx.core.settings.voice))
+        except NexusError as exc:
+            self.notice_bar.show_problem(exc.user_message())
+            return
+        self._speech.follow(handle)
+        self._speaking = message_id
 
     def edit_and_resend(self, message_id: str, text: str) -> None:
         self.commands.run(lambda: self.chat.edit_and_resend(message_id, text))

@@ -58,9 +58,9 @@ def _combo_path(combo: QComboBox) -> str:
 class SpeechForm(QWidget):
     FORMATS = ("wav", "mp3", "ogg", "flac")
 
-    def __init__(self, media: MediaService, parent: QWidget | None = None) -> None:
+    def __init__(self, media: MediaService, settings: Any, save: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.media = media
+        self.media, self.settings, self._save = media, settings, save
         self.text = QPlainTextEdit()
         self.text.setPlaceholderText("Text to speak. Long text is read sentence by sentence as it is made.")
         self.voice = QComboBox()
@@ -75,9 +75,15 @@ class SpeechForm(QWidget):
         self.format.addItems([f.upper() for f in self.FORMATS])
         self.play_while = QCheckBox("Play while it is made")
         self.play_while.setChecked(True)
+        self.chat_voice = QPushButton("Use for chat")
+        self.chat_voice.setToolTip("Read chat answers aloud with this voice")
+        self.chat_voice.clicked.connect(self.use_for_chat)
+        voice_row = QHBoxLayout()
+        voice_row.addWidget(self.voice, 1)
+        voice_row.addWidget(self.chat_voice)
         form = QFormLayout(self)
         form.addRow("Text", self.text)
-        form.addRow("Voice", self.voice)
+        form.addRow("Voice", voice_row)
         form.addRow("Language", self.language)
         form.addRow("Speed", self.speed)
         form.addRow("Format", self.format)
@@ -92,6 +98,10 @@ class SpeechForm(QWidget):
         index = self.voice.findData(current or self.media.speech.resolve(None).id)
         self.voice.setCurrentIndex(max(0, index))
 
+    def use_for_chat(self) -> None:
+        self.settings.voice = self.voice.currentData()
+        self._save()
+
     def request(self) -> SpeechRequest:
         return SpeechRequest(self.text.toPlainText(), self.voice.currentData(), None,
                              self.language.text().strip() or None, round(self.speed.value(), 2),
@@ -99,9 +109,9 @@ class SpeechForm(QWidget):
 
 
 class ImageForm(QWidget):
-    def __init__(self, media: MediaService, parent: QWidget | None = None) -> None:
+    def __init__(self, media: MediaService, settings: Any, save: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.media = media
+        self.media, self.settings, self._save = media, settings, save
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("What the picture shows: subject, style, light, composition")
         self.negative = QLineEdit()
@@ -116,13 +126,19 @@ class ImageForm(QWidget):
         for box in (self.width_box, self.height_box):
             box.setSingleStep(64)
         self.seed = _spin(-1, 2**31 - 1, -1, "random")
+        self.agent_model = QPushButton("Use for the agent")
+        self.agent_model.setToolTip("The chat agent's image tool draws with this model")
+        self.agent_model.clicked.connect(self.use_for_agent)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(self.agent_model)
         size = QHBoxLayout()
         size.addWidget(self.width_box)
         size.addWidget(self.height_box)
         form = QFormLayout(self)
         form.addRow("Prompt", self.prompt)
         form.addRow("Negative prompt", self.negative)
-        form.addRow("Model", self.model)
+        form.addRow("Model", model_row)
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)
         form.addRow("Width × height", size)
@@ -131,6 +147,11 @@ class ImageForm(QWidget):
 
     def refresh(self) -> None:
         _fill(self.model, self.media.image_models(), "a Stable Diffusion / SDXL / Flux folder")
+
+    def use_for_agent(self) -> None:
+        path = _combo_path(self.model)
+        self.settings.image_model = Path(path) if path else None
+        self._save()
 
     def request(self) -> ImageRequest:
         return ImageRequest(self.prompt.toPlainText(), _combo_path(self.model), self.negative.text(),

@@ -29,12 +29,12 @@ from app.bridge import EmitterBridge
 from app.context import AppContext
 from app.panels.media.forms import ImageForm, SpeechForm, VideoForm
 from app.panels.registry import Panel
+from app.speech_playback import SpeechPlayback
 from app.widgets.status_label import StatusLabel
 from app.widgets.video_player import VideoPlayer
 from nexus_core.errors import NexusError
 from nexus_core.jobs.models import JobEvent
 from nexus_core.media.gallery import MediaItem
-from nexus_core.media.playback import AudioPlayer
 from nexus_core.media.service import MediaPreview
 
 THUMB = 96
@@ -52,14 +52,14 @@ class MediaPanel(Panel):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         self.media = ctx.core.media
-        self.player = AudioPlayer()
+        self.speech = SpeechPlayback(ctx, parent=self)
         self._job_id: str | None = None
         self._job_kind = ""
-        self._streaming = False
 
         self.forms = QTabWidget()
-        self.speech_form = SpeechForm(self.media)
-        self.image_form = ImageForm(self.media)
+        core = ctx.core
+        self.speech_form = SpeechForm(self.media, core.settings, core.save_settings)
+        self.image_form = ImageForm(self.media, core.settings, core.save_settings)
         self.video_form = VideoForm(self.media)
         self.forms.addTab(self.speech_form, "Speech")
         self.forms.addTab(self.image_form, "Image")
@@ -172,7 +172,8 @@ class MediaPanel(Panel):
 
     def _track(self, handle: Any, kind: str) -> None:
         self._job_id, self._job_kind = handle.id, kind
-        self._streaming = False
+        if kind == "speech" and self.speech_form.play_while.isChecked():
+            self.speech.follow(handle)
         self.job_label.setText(handle.snapshot.name)
         self.progress.setRange(0, 0 if kind == "speech" else 1000)
         self.progress.setValue(0)
@@ -192,11 +193,6 @@ class MediaPanel(Panel):
             return
         if preview.audio is not None:
             self.preview.setText(f"{preview.step} sentence(s) spoken…")
-            if self.speech_form.play_while.isChecked() and self.player.available:
-                if not self._streaming:
-                    self.player.begin_stream(preview.audio.rate)
-                    self._streaming = True
-                self.player.feed(preview.audio)
             return
         self.progress.setValue(round(1000 * preview.step / max(1, preview.steps)))
         if preview.image is not None:
@@ -209,9 +205,6 @@ class MediaPanel(Panel):
         if job.id != self._job_id or not job.state.finished:
             return
         self._job_id = None
-        if self._streaming:
-            self.player.end_stream()
-            self._streaming = False
         self.cancel_button.setEnabled(False)
         self.generate_button.setEnabled(True)
         self.progress.setRange(0, 1000)
@@ -273,8 +266,8 @@ class MediaPanel(Panel):
         lines += [f"{key}: {value}" for key, value in item.params.items() if value not in (None, "")]
         lines += [f"note: {note}" for note in item.notes]
         self.details.setPlainText("\n".join(lines))
-        self.play_button.setEnabled(item.exists and (item.kind != "speech" or self.player.available))
-        self.play_button.setToolTip("" if self.player.available or item.kind != "speech" else
+        self.play_button.setEnabled(item.exists and (item.kind != "speech" or self.speech.available))
+        self.play_button.setToolTip("" if self.speech.available or item.kind != "speech" else
                                     "No audio output was found on this computer.")
         if self._job_id is None and item.exists:
             self._show_result(item)
@@ -301,7 +294,8 @@ class MediaPanel(Panel):
             self.video_player.load(item.path, autoplay=True)
         elif item.kind == "speech":
             try:
-                self.player.play_file(item.path)
+                self.speech.stop()
+                self.speech.player.play_file(item.path)
             except NexusError as exc:
                 self.status.show_error(exc.user_message())
         else:
@@ -339,6 +333,6 @@ class MediaPanel(Panel):
             self.refresh_gallery()
 
     def shutdown(self) -> None:
-        self.player.stop()
+        self.speech.close()
         self._previews.close()
         self._gallery_changed.close()
