@@ -188,7 +188,7 @@ def sample(pipelines: PipelineCache, pipe: Any, kwargs: dict[str, Any], *, seed:
                 notes.append("Out of memory: retried with model CPU offload.")
                 on_offload()
                 continue
-            raise MediaError("The card ran out of memory.", hint=memory_hint) from None
+            raise MediaError("Out of memory while generating; nothing was saved.", hint=memory_hint) from None
     if stopped[0]:
         raise MediaCancelled("Stopped; nothing was saved.")
     return output
@@ -197,4 +197,6 @@ def sample(pipelines: PipelineCache, pipe: Any, kwargs: dict[str, Any], *, seed:
 def is_out_of_memory(exc: BaseException) -> bool:
     import torch
 
-    return isinstance(exc, (torch.cuda.OutOfMemoryError, MemoryError)) or "out of memory" in str(exc).lower()
+    text = str(exc).lower()
+    return isinstance(exc, (torch.cuda.OutOfMemoryError, MemoryError)) or "out of memory" in text or \
+        "can't allocate memory" in text  # the CPU allocator's words
