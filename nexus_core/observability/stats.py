@@ -1,0 +1,208 @@
+"""Statistics over the LLM call records: what the dashboard and ``nexus calls`` show.
+
+Counts, sums and groupings run in SQLite (``started_at`` is indexed); latency percentiles are exact, from the
+latencies of the range fetched as one column per model. Everything is read-only and runs off the GUI thread.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from nexus_core.errors import NexusError
+from nexus_core.store import Store
+
+PERCENTILES = (50, 95, 99)
+_SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
+_UNIT_S = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+# The record columns by their meaning (the store names them with OpenTelemetry's GenAI attribute names).
+PROVIDER, MODEL, TASK, TIER = '"gen_ai.provider.name"', '"gen_ai.request.model"', '"nexus.task_type"', '"nexus.tier"'
+LATENCY, TTFT, ATTEMPT = '"nexus.latency_ms"', '"nexus.time_to_first_token_ms"', '"nexus.attempt"'
+TOKENS_IN, TOKENS_OUT = '"gen_ai.usage.input_tokens"', '"gen_ai.usage.output_tokens"'
+COST, OUTCOME, MODULE = '"nexus.cost_usd"', '"nexus.outcome"', '"nexus.module_context"'
+
+
+class StatsError(NexusError):
+    """The call history cannot be read as asked."""
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """'90s', '30m', '1h', '7d', '2w', or a date/time ('2026-11-01', '2026-11-01T08:00') → epoch seconds."""
+    now = time.time() if now is None else now
+    match = _SPAN.match(text)
+    if match:
+        return now - float(match.group(1)) * _UNIT_S[match.group(2).lower()]
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise StatsError(f"{text!r} is neither a span nor a date.",
+                         hint="Write a span like 90s, 30m, 1h, 7d, 2w, or a date like 2026-11-01.") from None
+    return moment.timestamp() if moment.tzinfo else moment.replace(tzinfo=datetime.now().astimezone().tzinfo
+                                                                   ).timestamp()
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    since: float
+    until: float
+    provider: str | None = None
+    model: str | None = None
+    task_type: str | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses, params = ["started_at >= ?", "started_at < ?"], [self.since, self.until]
+        for column, value in ((PROVIDER, self.provider), (MODEL, self.model), (TASK, self.task_type)):
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        return " AND ".join(clauses), params
+
+
+@dataclass
+class ModelLatency:
+    provider: str
+    model: str
+    calls: int
+    errors: int
+    latency_ms: dict[int, float]  # percentile → ms
+    ttft_ms: dict[int, float]
+    output_tokens_per_s: float | None  # output tokens over the generating time (latency − time to first token)
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.calls if self.calls else 0.0
+
+
+@dataclass
+class CallStats:
+    since: float
+    until: float
+    calls: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    by_task: dict[str, int] = field(default_factory=dict)
+    model_by_task: dict[tuple[str, str], int] = field(default_factory=dict)  # ("provider/model", task) → calls
+    models: list[ModelLatency] = field(default_factory=list)
+    tier_flow: dict[tuple[str, str], int] = field(default_factory=dict)  # (tier, "provider/model") → calls
+    fallbacks: int = 0  # calls that were a retry or a fallback (attempt > 1)
+    cost_by_day: dict[tuple[str, str, str], float] = field(default_factory=dict)  # (day, provider, task) → $
+    # "provider/model" → (bucket middle, p50, p95, p99 latency in ms), for the buckets that had calls
+    latency_over_time: dict[str, list[tuple[float, float, float, float]]] = field(default_factory=dict)
+    by_module: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "since": self.since, "until": self.until, "calls": self.calls, "errors": self.errors,
+            "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+            "cost_usd": round(self.cost_usd, 6), "by_task": self.by_task,
+            "model_by_task": [{"model": m, "task_type": t, "calls": n} for (m, t), n in self.model_by_task.items()],
+            "models": [{"provider": m.provider, "model": m.model, "calls": m.calls, "errors": m.errors,
+                        "latency_ms": {f"p{p}": v for p, v in m.latency_ms.items()},
+                        "ttft_ms": {f"p{p}": v for p, v in m.ttft_ms.items()},
+                        "output_tokens_per_s": m.output_tokens_per_s} for m in self.models],
+            "tier_flow": [{"tier": t, "model": m, "calls": n} for (t, m), n in self.tier_flow.items()],
+            "fallbacks": self.fallbacks,
+            "cost_by_day": [{"day": d, "provider": p, "task_type": t, "cost_usd": round(c, 6)}
+                            for (d, p, t), c in self.cost_by_day.items()],
+            "by_module": self.by_module, "problems": self.problems,
+        }
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    """The p-th percentile of already sorted values, linearly interpolated (numpy's default method)."""
+    if not sorted_values:
+        return math.nan
+    rank = (len(sorted_values) - 1) * p / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
+
+
+class CallStatistics:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def compute(self, flt: CallFilter, *, time_buckets: int = 48) -> CallStats:
+        """Everything the dashboard shows for ``flt``; a damaged store gives an empty result with the problem."""
+        stats = CallStats(flt.since, flt.until)
+        try:
+            self._fill(stats, flt, time_buckets)
+        except sqlite3.DatabaseError as exc:
+            stats.problems.append(f"The call history cannot be read ({exc}); the store may be damaged: "
+                                  "nexus store check says more.")
+        return stats
+
+    def _fill(self, stats: CallStats, flt: CallFilter, time_buckets: int) -> None:
+        where, params = flt.where()
+        query = self.store.query
+        row = query(f"SELECT COUNT(*), SUM({OUTCOME} = 'error'), TOTAL({TOKENS_IN}), TOTAL({TOKENS_OUT}), "
+                    f"TOTAL({COST}), SUM({ATTEMPT} > 1) FROM llm_calls WHERE {where}", params)[0]
+        stats.calls, stats.errors = int(row[0] or 0), int(row[1] or 0)
+        stats.input_tokens, stats.output_tokens, stats.cost_usd = int(row[2]), int(row[3]), float(row[4])
+        stats.fallbacks = int(row[5] or 0)
+        if not stats.calls:
+            return
+        for task, n in query(f"SELECT COALESCE({TASK}, 'unknown'), COUNT(*) FROM llm_calls WHERE {where} "
+                             f"GROUP BY 1 ORDER BY 2 DESC", params):
+            stats.by_task[str(task)] = int(n)
+        for provider, model, task, n in query(
+                f"SELECT {PROVIDER}, {MODEL}, COALESCE({TASK}, 'unknown'), COUNT(*) FROM llm_calls WHERE {where} "
+                f"GROUP BY 1, 2, 3", params):
+            stats.model_by_task[(f"{provider}/{model}", str(task))] = int(n)
+        for tier, provider, model, n in query(
+                f"SELECT COALESCE({TIER}, 'pinned'), {PROVIDER}, {MODEL}, COUNT(*) FROM llm_calls WHERE {where} "
+                f"GROUP BY 1, 2, 3", params):
+            stats.tier_flow[(str(tier), f"{provider}/{model}")] = int(n)
+        for module, n in query(f"SELECT {MODULE}, COUNT(*) FROM llm_calls WHERE {where} AND {MODULE} IS NOT NULL "
+                               f"GROUP BY 1 ORDER BY 2 DESC", params):
+            stats.by_module[str(module)] = int(n)
+        for day, provider, task, cost in query(
+                f"SELECT date(started_at, 'unixepoch', 'localtime'), {PROVIDER}, COALESCE({TASK}, 'unknown'), "
+                f"TOTAL({COST}) FROM llm_calls WHERE {where} GROUP BY 1, 2, 3 HAVING TOTAL({COST}) > 0", params):
+            stats.cost_by_day[(str(day), str(provider), str(task))] = float(cost)
+        self._latencies(stats, where, params, time_buckets)
+
+    def _latencies(self, stats: CallStats, where: str, params: list[Any], time_buckets: int) -> None:
+        latencies: dict[tuple[str, str], list[float]] = defaultdict(list)
+        ttfts: dict[tuple[str, str], list[float]] = defaultdict(list)
+        generating: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])  # tokens, seconds
+        counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])  # calls, errors
+        width = max(1.0, (stats.until - stats.since) / time_buckets)
+        over_time: dict[tuple[str, int], list[float]] = defaultdict(list)
+        rows = self.store.query(
+            f"SELECT {PROVIDER}, {MODEL}, {LATENCY}, {TTFT}, {TOKENS_OUT}, {OUTCOME}, started_at FROM llm_calls "
+            f"WHERE {where}", params)
+        for provider, model, latency, ttft, out_tokens, outcome, started in rows:
+            key = (str(provider), str(model))
+            counts[key][0] += 1
+            counts[key][1] += outcome == "error"
+            if latency is None or not math.isfinite(latency) or latency < 0:
+                continue  # a record from a broken clock or a failed call without timing
+            latencies[key].append(float(latency))
+            over_time[(f"{provider}/{model}", int((started - stats.since) // width))].append(float(latency))
+            if ttft is not None and 0 <= ttft <= latency:
+                ttfts[key].append(float(ttft))
+                if out_tokens and latency - ttft > 0:
+                    generating[key][0] += out_tokens
+                    generating[key][1] += (latency - ttft) / 1000
+        for key in sorted(counts, key=lambda k: -counts[k][0]):
+            lat, first = sorted(latencies[key]), sorted(ttfts[key])
+            tokens, seconds = generating[key]
+            stats.models.append(ModelLatency(
+                key[0], key[1], counts[key][0], counts[key][1],
+                {p: round(percentile(lat, p), 2) for p in PERCENTILES} if lat else {},
+                {p: round(percentile(first, p), 2) for p in PERCENTILES} if first else {},
+                round(tokens / seconds, 2) if seconds > 0 else None))
+        for (model, bucket), values in sorted(over_time.items(), key=lambda kv: kv[0][1]):
+            values.sort()
+            stats.latency_over_time.setdefault(model, []).append(
+                (stats.since + (bucket + 0.5) * width, *(round(percentile(values, p), 2) for p in PERCENTILES)))

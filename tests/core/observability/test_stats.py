@@ -1,0 +1,113 @@
+"""Call statistics over real call records in a real store: exact percentiles per model, task types, the
+model × task matrix, routing flow, fallbacks, cost per day, filters, odd records, and ``nexus calls``."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nexus_core.cli import main
+from nexus_core.observability.stats import CallFilter, CallStatistics, StatsError, parse_since
+from nexus_core.providers.records import CallRecord, CallRecorder
+from nexus_core.store import Store
+
+T0 = 1_790_000_000.0  # a fixed moment, so day boundaries do not depend on when the test runs
+
+
+def _records(store: Store) -> list[CallRecord]:
+    rng = random.Random(3)
+    recorder = CallRecorder(store)
+    made = []
+    for i in range(300):
+        fast = i % 3 != 0
+        rec = CallRecord(provider="loc" if fast else "cloud", request_model="small" if fast else "big",
+                         task_type=rng.choice(["chat", "code_generation", "math"]),
+                         tier="standard" if fast else "heavy", attempt=2 if i % 25 == 0 else 1,
+                         latency_ms=rng.uniform(100, 400) if fast else rng.uniform(800, 3000),
+                         ttft_ms=rng.uniform(20, 60), input_tokens=100, output_tokens=50,
+                         cost_usd=None if fast else 0.002, outcome="error" if i % 50 == 0 else "ok",
+                         module_context="weather" if i % 10 == 0 else None, started_at=T0 + i * 60)
+        recorder.record(rec)
+        made.append(rec)
+    return made
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "nexus.db").open()
+
+
+def test_the_numbers_match_the_records(store: Store) -> None:
+    made = _records(store)
+    stats = CallStatistics(store).compute(CallFilter(T0, T0 + 300 * 60))
+    assert stats.calls == 300 and stats.errors == 6 and stats.fallbacks == 12
+    assert stats.input_tokens == 30_000 and stats.output_tokens == 15_000
+    assert stats.cost_usd == pytest.approx(0.002 * 100)
+    assert sum(stats.by_task.values()) == 300 and list(stats.by_task.values()) == sorted(stats.by_task.values(),
+                                                                                          reverse=True)
+    assert stats.model_by_task[("cloud/big", "math")] == sum(1 for r in made if r.provider == "cloud"
+                                                             and r.task_type == "math")
+    assert stats.tier_flow == {("standard", "loc/small"): 200, ("heavy", "cloud/big"): 100}
+    assert stats.by_module == {"weather": 30}
+    big = next(m for m in stats.models if m.model == "big")
+    latencies = [r.latency_ms for r in made if r.request_model == "big"]
+    for p in (50, 95, 99):
+        assert big.latency_ms[p] == pytest.approx(np.percentile(latencies, p), abs=0.01)
+    generating = sum((r.latency_ms - r.ttft_ms) / 1000 for r in made if r.request_model == "big")
+    assert big.output_tokens_per_s == pytest.approx(50 * 100 / generating, abs=0.01)
+    assert big.error_rate == pytest.approx(2 / 100)
+    assert sum(stats.cost_by_day.values()) == pytest.approx(0.2) and all(p == "cloud" for _d, p, _t in
+                                                                          stats.cost_by_day)
+    series = stats.latency_over_time["loc/small"]
+    assert len(series) > 10 and all(p50 <= p95 <= p99 for _t, p50, p95, p99 in series)
+    assert [t for t, *_ in series] == sorted(t for t, *_ in series)
+
+
+def test_filters_and_ranges(store: Store) -> None:
+    _records(store)
+    stats = CallStatistics(store)
+    assert stats.compute(CallFilter(T0, T0 + 300 * 60, provider="cloud")).calls == 100
+    assert stats.compute(CallFilter(T0, T0 + 300 * 60, model="small", task_type="chat")).calls == \
+        stats.compute(CallFilter(T0, T0 + 300 * 60, task_type="chat")).model_by_task.get(("loc/small", "chat"))
+    assert stats.compute(CallFilter(T0, T0 + 60 * 60)).calls == 60  # the first hour
+    empty = stats.compute(CallFilter(T0 - 100, T0))
+    assert empty.calls == 0 and empty.models == [] and empty.problems == []
+
+
+def test_records_from_a_broken_clock_or_without_timings_do_not_break_the_numbers(store: Store) -> None:
+    recorder = CallRecorder(store)
+    recorder.record(CallRecord(provider="p", request_model="m", latency_ms=-5.0, started_at=T0))  # clock went back
+    recorder.record(CallRecord(provider="p", request_model="m", latency_ms=None, outcome="error", started_at=T0 + 1))
+    recorder.record(CallRecord(provider="p", request_model="m", latency_ms=200.0, ttft_ms=500.0, started_at=T0 + 2))
+    stats = CallStatistics(store).compute(CallFilter(T0, T0 + 10))
+    [model] = stats.models
+    assert model.calls == 3 and model.errors == 1 and model.latency_ms == {50: 200.0, 95: 200.0, 99: 200.0}
+    assert model.ttft_ms == {} and model.output_tokens_per_s is None  # a first token after the end is ignored
+
+
+def test_since_takes_spans_and_dates() -> None:
+    now = 1_800_000_000.0
+    assert parse_since("90s", now) == now - 90 and parse_since("2h", now) == now - 7200
+    assert parse_since("7d", now) == now - 7 * 86400 and parse_since("1w", now) == now - 604800
+    assert parse_since("2026-11-01T00:00:00+00:00") == 1_793_491_200.0
+    with pytest.raises(StatsError, match="neither a span nor a date"):
+        parse_since("yesterday-ish")
+
+
+def test_the_cli_reports_a_range(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "home"
+    with Store(home / "nexus.db") as store:
+        _records(store)
+    assert main(["--data-dir", str(home), "calls", "--since", "2026-09-01", "--until", "2026-10-01", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["calls"] == 300 and {m["model"] for m in report["models"]} == {"small", "big"}
+    assert main(["--data-dir", str(home), "calls", "--since", "2026-09-01", "--until", "2026-10-01",
+                 "--provider", "cloud"]) == 0
+    out = capsys.readouterr().out
+    assert "100 calls" in out and "cloud/big" in out and "loc/small" not in out
+    assert main(["--data-dir", str(home), "calls", "--since", "soon"]) == 2
+    assert "neither a span nor a date" in capsys.readouterr().err
