@@ -55,6 +55,8 @@ class Settings(BaseModel):
                                     "per day (curriculum and builds together).")
     evolve_interval_min: float = Field(30.0, ge=1.0, le=1440.0, description="Minutes between background "
                                        "co-evolution rounds while it is on.")
+    calls_retention_days: float = Field(90.0, ge=1.0, le=3650.0, description="Days LLM call records are kept one "
+                                        "by one; older ones are rolled up into daily totals at start-up.")
     image_model: Path | None = Field(None, description="The diffusers folder the image tool and the Media panel "
                                      "draw with (default: the first text-to-image pipeline the Models panel found).")
     voice: str | None = Field(None, description="The voice that reads chat answers aloud (default: espeak-ng "

@@ -126,6 +126,7 @@ class Core:
         # The credential store's passphrase-mode warning is not a start-up problem: the Models panel shows it
         # where keys are entered, and the passphrase dialog repeats it.
         problems = [*loaded.problems, *providers.problems, *routing.problems]
+        _roll_up_old_calls(store, runner, settings.calls_retention_days)
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
                    chat, tools, models, library, modules, pipelines, distill, builder, evolve,
                    SliService(paths.root / "sli", runner), media, problems)
@@ -147,6 +148,15 @@ class Core:
         self.runner.shutdown(cancel=True, timeout=job_timeout)
         self.store.close()
         log.info("Nexus Studio core closed")
+
+
+def _roll_up_old_calls(store: Store, runner: JobRunner, retention_days: float) -> None:
+    """Records older than the retention age become daily totals, as a background job (only when there are any)."""
+    from nexus_core.observability.retention import pending, roll_up
+
+    if pending(store, retention_days):
+        runner.submit(lambda ctx: f"{roll_up(store, retention_days)} records rolled up",
+                      name="Roll up old call records", params={"retention_days": retention_days})
 
 
 def _builtin_tools() -> list:

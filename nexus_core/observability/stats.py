@@ -1,7 +1,9 @@
 """Statistics over the LLM call records: what the dashboard and ``nexus calls`` show.
 
 Counts, sums and groupings run in SQLite (``started_at`` is indexed); latency percentiles are exact, from the
-latencies of the range fetched as one column per model. Everything is read-only and runs off the GUI thread.
+latencies of the range. Days older than the retention age come from the daily roll-ups (whole days), whose
+latency histograms give percentiles within a few percent (``approximate`` says so). Everything is read-only
+and runs off the GUI thread.
 """
 
 from __future__ import annotations
@@ -10,22 +12,33 @@ import math
 import re
 import sqlite3
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from nexus_core.errors import NexusError
+from nexus_core.observability.columns import (
+    ATTEMPT,
+    COST,
+    LATENCY,
+    MODEL,
+    MODULE,
+    OUTCOME,
+    PROVIDER,
+    TASK,
+    TIER,
+    TOKENS_IN,
+    TOKENS_OUT,
+    TTFT,
+)
+from nexus_core.observability.histogram import hist_percentile, histogram
+from nexus_core.observability.retention import decode_hist, rollup_days
 from nexus_core.store import Store
 
 PERCENTILES = (50, 95, 99)
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
 _UNIT_S = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-# The record columns by their meaning (the store names them with OpenTelemetry's GenAI attribute names).
-PROVIDER, MODEL, TASK, TIER = '"gen_ai.provider.name"', '"gen_ai.request.model"', '"nexus.task_type"', '"nexus.tier"'
-LATENCY, TTFT, ATTEMPT = '"nexus.latency_ms"', '"nexus.time_to_first_token_ms"', '"nexus.attempt"'
-TOKENS_IN, TOKENS_OUT = '"gen_ai.usage.input_tokens"', '"gen_ai.usage.output_tokens"'
-COST, OUTCOME, MODULE = '"nexus.cost_usd"', '"nexus.outcome"', '"nexus.module_context"'
 
 
 class StatsError(NexusError):
@@ -97,6 +110,7 @@ class CallStats:
     # "provider/model" → (bucket middle, p50, p95, p99 latency in ms), for the buckets that had calls
     latency_over_time: dict[str, list[tuple[float, float, float, float]]] = field(default_factory=dict)
     by_module: dict[str, int] = field(default_factory=dict)
+    approximate: bool = False  # some of the range came from daily roll-ups (percentiles from histograms)
     problems: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,7 +127,7 @@ class CallStats:
             "fallbacks": self.fallbacks,
             "cost_by_day": [{"day": d, "provider": p, "task_type": t, "cost_usd": round(c, 6)}
                             for (d, p, t), c in self.cost_by_day.items()],
-            "by_module": self.by_module, "problems": self.problems,
+            "by_module": self.by_module, "approximate": self.approximate, "problems": self.problems,
         }
 
 
@@ -149,33 +163,35 @@ class CallStatistics:
         stats.calls, stats.errors = int(row[0] or 0), int(row[1] or 0)
         stats.input_tokens, stats.output_tokens, stats.cost_usd = int(row[2]), int(row[3]), float(row[4])
         stats.fallbacks = int(row[5] or 0)
-        if not stats.calls:
-            return
-        for task, n in query(f"SELECT COALESCE({TASK}, 'unknown'), COUNT(*) FROM llm_calls WHERE {where} "
-                             f"GROUP BY 1 ORDER BY 2 DESC", params):
-            stats.by_task[str(task)] = int(n)
-        for provider, model, task, n in query(
-                f"SELECT {PROVIDER}, {MODEL}, COALESCE({TASK}, 'unknown'), COUNT(*) FROM llm_calls WHERE {where} "
-                f"GROUP BY 1, 2, 3", params):
-            stats.model_by_task[(f"{provider}/{model}", str(task))] = int(n)
-        for tier, provider, model, n in query(
-                f"SELECT COALESCE({TIER}, 'pinned'), {PROVIDER}, {MODEL}, COUNT(*) FROM llm_calls WHERE {where} "
-                f"GROUP BY 1, 2, 3", params):
-            stats.tier_flow[(str(tier), f"{provider}/{model}")] = int(n)
-        for module, n in query(f"SELECT {MODULE}, COUNT(*) FROM llm_calls WHERE {where} AND {MODULE} IS NOT NULL "
-                               f"GROUP BY 1 ORDER BY 2 DESC", params):
-            stats.by_module[str(module)] = int(n)
-        for day, provider, task, cost in query(
-                f"SELECT date(started_at, 'unixepoch', 'localtime'), {PROVIDER}, COALESCE({TASK}, 'unknown'), "
-                f"TOTAL({COST}) FROM llm_calls WHERE {where} GROUP BY 1, 2, 3 HAVING TOTAL({COST}) > 0", params):
-            stats.cost_by_day[(str(day), str(provider), str(task))] = float(cost)
-        self._latencies(stats, where, params, time_buckets)
+        if stats.calls:
+            for task, n in query(f"SELECT COALESCE({TASK}, 'unknown'), COUNT(*) FROM llm_calls WHERE {where} "
+                                 "GROUP BY 1", params):
+                _add(stats.by_task, str(task), int(n))
+            for provider, model, task, n in query(
+                    f"SELECT {PROVIDER}, {MODEL}, COALESCE({TASK}, 'unknown'), COUNT(*) FROM llm_calls "
+                    f"WHERE {where} GROUP BY 1, 2, 3", params):
+                _add(stats.model_by_task, (f"{provider}/{model}", str(task)), int(n))
+            for tier, provider, model, n in query(
+                    f"SELECT COALESCE({TIER}, 'pinned'), {PROVIDER}, {MODEL}, COUNT(*) FROM llm_calls "
+                    f"WHERE {where} GROUP BY 1, 2, 3", params):
+                _add(stats.tier_flow, (str(tier), f"{provider}/{model}"), int(n))
+            for module, n in query(f"SELECT {MODULE}, COUNT(*) FROM llm_calls WHERE {where} AND {MODULE} IS NOT "
+                                   "NULL GROUP BY 1", params):
+                _add(stats.by_module, str(module), int(n))
+            for day, provider, task, cost in query(
+                    f"SELECT date(started_at, 'unixepoch', 'localtime'), {PROVIDER}, COALESCE({TASK}, 'unknown'), "
+                    f"TOTAL({COST}) FROM llm_calls WHERE {where} GROUP BY 1, 2, 3 HAVING TOTAL({COST}) > 0", params):
+                _add(stats.cost_by_day, (str(day), str(provider), str(task)), float(cost))
+        models = _Models()
+        if stats.calls:
+            self._raw_latencies(stats, models, where, params, time_buckets)
+        self._rollups(stats, models, flt)
+        models.finish(stats)
+        stats.by_task = dict(sorted(stats.by_task.items(), key=lambda kv: -kv[1]))
+        stats.by_module = dict(sorted(stats.by_module.items(), key=lambda kv: -kv[1]))
 
-    def _latencies(self, stats: CallStats, where: str, params: list[Any], time_buckets: int) -> None:
-        latencies: dict[tuple[str, str], list[float]] = defaultdict(list)
-        ttfts: dict[tuple[str, str], list[float]] = defaultdict(list)
-        generating: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])  # tokens, seconds
-        counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])  # calls, errors
+    def _raw_latencies(self, stats: CallStats, models: _Models, where: str, params: list[Any],
+                       time_buckets: int) -> None:
         width = max(1.0, (stats.until - stats.since) / time_buckets)
         over_time: dict[tuple[str, int], list[float]] = defaultdict(list)
         rows = self.store.query(
@@ -183,26 +199,100 @@ class CallStatistics:
             f"WHERE {where}", params)
         for provider, model, latency, ttft, out_tokens, outcome, started in rows:
             key = (str(provider), str(model))
-            counts[key][0] += 1
-            counts[key][1] += outcome == "error"
+            models.count(key, 1, int(outcome == "error"))
             if latency is None or not math.isfinite(latency) or latency < 0:
                 continue  # a record from a broken clock or a failed call without timing
-            latencies[key].append(float(latency))
+            models.latencies[key].append(float(latency))
             over_time[(f"{provider}/{model}", int((started - stats.since) // width))].append(float(latency))
             if ttft is not None and 0 <= ttft <= latency:
-                ttfts[key].append(float(ttft))
+                models.ttfts[key].append(float(ttft))
                 if out_tokens and latency - ttft > 0:
-                    generating[key][0] += out_tokens
-                    generating[key][1] += (latency - ttft) / 1000
-        for key in sorted(counts, key=lambda k: -counts[k][0]):
-            lat, first = sorted(latencies[key]), sorted(ttfts[key])
-            tokens, seconds = generating[key]
-            stats.models.append(ModelLatency(
-                key[0], key[1], counts[key][0], counts[key][1],
-                {p: round(percentile(lat, p), 2) for p in PERCENTILES} if lat else {},
-                {p: round(percentile(first, p), 2) for p in PERCENTILES} if first else {},
-                round(tokens / seconds, 2) if seconds > 0 else None))
+                    models.generating[key][0] += out_tokens
+                    models.generating[key][1] += (latency - ttft) / 1000
         for (model, bucket), values in sorted(over_time.items(), key=lambda kv: kv[0][1]):
             values.sort()
             stats.latency_over_time.setdefault(model, []).append(
                 (stats.since + (bucket + 0.5) * width, *(round(percentile(values, p), 2) for p in PERCENTILES)))
+
+    def _rollups(self, stats: CallStats, models: _Models, flt: CallFilter) -> None:
+        """Add the daily roll-ups of the days the range touches (records older than the retention age)."""
+        first, last = rollup_days(flt.since, flt.until)
+        clauses, params = ["day >= ?", "day <= ?"], [first, last]
+        for column, value in (("provider", flt.provider), ("model", flt.model), ("task_type", flt.task_type)):
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        rows = self.store.query(
+            "SELECT day, provider, model, task_type, tier, outcome, module_context, calls, fallbacks, input_tokens, "
+            "output_tokens, cost_usd, generating_tokens, generating_s, latency_hist, ttft_hist FROM llm_calls_daily "
+            f"WHERE {' AND '.join(clauses)} ORDER BY day", params)
+        daily: dict[tuple[str, str], Counter[int]] = defaultdict(Counter)
+        for (day, provider, model, task, tier, outcome, module, calls, fallbacks, t_in, t_out, cost, gen_tokens,
+             gen_s, lat_hist, ttft_hist) in rows:
+            stats.approximate = True
+            name, key = f"{provider}/{model}", (str(provider), str(model))
+            stats.calls += calls
+            stats.errors += calls if outcome == "error" else 0
+            stats.fallbacks += fallbacks
+            stats.input_tokens += t_in
+            stats.output_tokens += t_out
+            stats.cost_usd += cost
+            _add(stats.by_task, task, calls)
+            _add(stats.model_by_task, (name, task), calls)
+            _add(stats.tier_flow, (tier, name), calls)
+            if module:
+                _add(stats.by_module, module, calls)
+            if cost > 0:
+                _add(stats.cost_by_day, (day, provider, task), cost)
+            models.count(key, calls, calls if outcome == "error" else 0)
+            latencies = decode_hist(lat_hist)
+            models.rolled[key] += latencies
+            models.rolled_ttft[key] += decode_hist(ttft_hist)
+            models.generating[key][0] += gen_tokens
+            models.generating[key][1] += gen_s
+            daily[(name, day)] += latencies
+        for (name, day), hist in daily.items():
+            if hist:
+                noon = datetime.strptime(day, "%Y-%m-%d").replace(hour=12).timestamp()
+                stats.latency_over_time.setdefault(name, []).append(
+                    (noon, *(round(hist_percentile(hist, p), 2) for p in PERCENTILES)))
+        for series in stats.latency_over_time.values():
+            series.sort()
+
+
+class _Models:
+    """Per (provider, model): call counts, raw latencies, and the roll-ups' histograms."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])  # calls, errors
+        self.latencies: dict[tuple[str, str], list[float]] = defaultdict(list)
+        self.ttfts: dict[tuple[str, str], list[float]] = defaultdict(list)
+        self.rolled: dict[tuple[str, str], Counter[int]] = defaultdict(Counter)
+        self.rolled_ttft: dict[tuple[str, str], Counter[int]] = defaultdict(Counter)
+        self.generating: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])  # tokens, seconds
+
+    def count(self, key: tuple[str, str], calls: int, errors: int) -> None:
+        self.counts[key][0] += calls
+        self.counts[key][1] += errors
+
+    def finish(self, stats: CallStats) -> None:
+        for key in sorted(self.counts, key=lambda k: -self.counts[k][0]):
+            tokens, seconds = self.generating[key]
+            stats.models.append(ModelLatency(
+                key[0], key[1], self.counts[key][0], self.counts[key][1],
+                _percentiles(self.latencies[key], self.rolled[key]), _percentiles(self.ttfts[key],
+                                                                                  self.rolled_ttft[key]),
+                round(tokens / seconds, 2) if seconds > 0 else None))
+
+
+def _percentiles(values: list[float], rolled: Counter[int]) -> dict[int, float]:
+    """Exact from the raw values; from the merged histogram when roll-ups are part of it."""
+    if rolled:
+        merged = rolled + histogram(values)
+        return {p: round(hist_percentile(merged, p), 2) for p in PERCENTILES}
+    values.sort()
+    return {p: round(percentile(values, p), 2) for p in PERCENTILES} if values else {}
+
+
+def _add(table: dict[Any, Any], key: Any, value: Any) -> None:
+    table[key] = table.get(key, 0) + value

@@ -18,7 +18,7 @@ from nexus_core.store import Store
 T0 = 1_790_000_000.0  # a fixed moment, so day boundaries do not depend on when the test runs
 
 
-def _records(store: Store) -> list[CallRecord]:
+def _records(store: Store, spacing: float = 60) -> list[CallRecord]:
     rng = random.Random(3)
     recorder = CallRecorder(store)
     made = []
@@ -30,7 +30,7 @@ def _records(store: Store) -> list[CallRecord]:
                          latency_ms=rng.uniform(100, 400) if fast else rng.uniform(800, 3000),
                          ttft_ms=rng.uniform(20, 60), input_tokens=100, output_tokens=50,
                          cost_usd=None if fast else 0.002, outcome="error" if i % 50 == 0 else "ok",
-                         module_context="weather" if i % 10 == 0 else None, started_at=T0 + i * 60)
+                         module_context="weather" if i % 10 == 0 else None, started_at=T0 + i * spacing)
         recorder.record(rec)
         made.append(rec)
     return made
@@ -111,3 +111,58 @@ def test_the_cli_reports_a_range(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "100 calls" in out and "cloud/big" in out and "loc/small" not in out
     assert main(["--data-dir", str(home), "calls", "--since", "soon"]) == 2
     assert "neither a span nor a date" in capsys.readouterr().err
+
+
+def test_old_records_roll_up_into_days_and_the_numbers_stay(store: Store) -> None:
+    from nexus_core.observability.retention import pending, roll_up
+
+    made = _records(store, spacing=3600)  # 300 hours: about 12 days
+    everything = CallFilter(T0 - 86400, T0 + 301 * 3600)
+    before = CallStatistics(store).compute(everything)
+    now = T0 + 300 * 3600
+    assert pending(store, retention_days=5, now=now) and not pending(store, retention_days=30, now=now)
+    folded = roll_up(store, retention_days=5, now=now)
+    assert folded == sum(1 for r in made if r.started_at < now - 5 * 86400) and folded > 150
+    assert store.query_one("SELECT COUNT(*) FROM llm_calls")[0] == 300 - folded
+    assert roll_up(store, retention_days=5, now=now) == 0 and not pending(store, 5, now)
+    after = CallStatistics(store).compute(everything)
+    assert after.approximate and not before.approximate
+    for name in ("calls", "errors", "fallbacks", "input_tokens", "output_tokens", "by_task", "model_by_task",
+                 "tier_flow", "by_module"):
+        assert getattr(after, name) == getattr(before, name), name
+    assert after.cost_usd == pytest.approx(before.cost_usd)
+    assert sum(after.cost_by_day.values()) == pytest.approx(sum(before.cost_by_day.values()))
+    for old, new in zip(before.models, after.models, strict=True):
+        assert (old.model, old.calls, old.errors) == (new.model, new.calls, new.errors)
+        for p in (50, 95, 99):  # from 5 %-wide buckets
+            assert new.latency_ms[p] == pytest.approx(old.latency_ms[p], rel=0.05)
+        assert new.output_tokens_per_s == pytest.approx(old.output_tokens_per_s, rel=1e-6)
+    assert roll_up(store, retention_days=1, now=now) > 0  # a shorter retention folds more days; days merge
+    again = CallStatistics(store).compute(everything)
+    assert again.calls == 300 and again.by_task == before.by_task
+
+
+def test_the_core_rolls_up_records_past_the_retention_age_at_start(nexus_home: Path) -> None:
+    import time
+
+    from nexus_core.core import Core
+
+    with Store(nexus_home / "nexus.db") as store:
+        recorder = CallRecorder(store)
+        for days in (200, 100, 1):
+            recorder.record(CallRecord(provider="p", request_model="m", latency_ms=50.0,
+                                       started_at=time.time() - days * 86400))
+    core = Core.open(nexus_home)
+    try:
+        def rolled() -> bool:
+            return any(j.name == "Roll up old call records" and j.state.finished for j in core.runner.jobs())
+
+        deadline = time.time() + 30
+        while not rolled() and time.time() < deadline:
+            time.sleep(0.05)
+        [job] = [j for j in core.runner.jobs() if j.name == "Roll up old call records"]
+        assert job.state.value == "succeeded"  # 90 days by default: the records of 200 and 100 days ago
+        assert core.store.query_one("SELECT COUNT(*) FROM llm_calls")[0] == 1
+        assert core.store.query_one("SELECT SUM(calls) FROM llm_calls_daily")[0] == 2
+    finally:
+        core.close()
