@@ -231,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_distill,
         cli_evolve,
         cli_media,
+        cli_metrics,
         cli_models,
         cli_modules,
         cli_pipeline,
@@ -244,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_distill.add_parser(sub)
     cli_evolve.add_parser(sub)
     cli_media.add_parser(sub)
+    cli_metrics.add_parser(sub)
     cli_models.add_parser(sub)
     cli_modules.add_parser(sub)
     cli_pipeline.add_parser(sub)

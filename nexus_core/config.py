@@ -55,6 +55,10 @@ class Settings(BaseModel):
                                     "per day (curriculum and builds together).")
     evolve_interval_min: float = Field(30.0, ge=1.0, le=1440.0, description="Minutes between background "
                                        "co-evolution rounds while it is on.")
+    metrics_port: int | None = Field(None, ge=0, le=65535, description="Serve Prometheus metrics on this port "
+                                     "(off when empty; 9464 is the usual one).")
+    metrics_address: str = Field("127.0.0.1", description="Address the metrics endpoint listens on: loopback "
+                                 "unless you want other machines to scrape it.")
     calls_retention_days: float = Field(90.0, ge=1.0, le=3650.0, description="Days LLM call records are kept one "
                                         "by one; older ones are rolled up into daily totals at start-up.")
     image_model: Path | None = Field(None, description="The diffusers folder the image tool and the Media panel "

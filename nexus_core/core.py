@@ -30,6 +30,7 @@ from nexus_core.models.manager import ModelManager
 from nexus_core.models.scan import model_roots
 from nexus_core.modules.registry import ModuleRegistry
 from nexus_core.modules.service import ModuleService
+from nexus_core.observability.service import ObservabilityService
 from nexus_core.paths import DataPaths
 from nexus_core.pipeline.service import PipelineService
 from nexus_core.providers.pool import ProviderPool
@@ -70,6 +71,7 @@ class Core:
     evolve: EvolutionService
     sli: SliService
     media: MediaService
+    observability: ObservabilityService
     problems: list[str] = field(default_factory=list)  # things the user should be told once, at start
 
     @classmethod
@@ -127,14 +129,17 @@ class Core:
         # where keys are entered, and the passphrase dialog repeats it.
         problems = [*loaded.problems, *providers.problems, *routing.problems]
         _roll_up_old_calls(store, runner, settings.calls_retention_days)
+        observability = ObservabilityService(store, calls, telemetry, modules, settings)
+        problems += observability.apply_settings()
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
                    chat, tools, models, library, modules, pipelines, distill, builder, evolve,
-                   SliService(paths.root / "sli", runner), media, problems)
+                   SliService(paths.root / "sli", runner), media, observability, problems)
 
     def save_settings(self) -> None:
         save_settings(self.paths.settings_file, self.settings)
 
     def close(self, *, job_timeout: float = 10.0) -> None:
+        self.observability.close()
         self.telemetry.stop()
         self.evolve.stop_background()
         self.chat.stop_all()

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from nexus_core.events import Emitter
 from nexus_core.store import Store
 
 # Column names of ``llm_calls`` in the order of the CallRecord fields that fill them.
@@ -74,10 +75,12 @@ class CallRecord:
 
 
 class CallRecorder:
-    """Writes call records; reads them back for the observability views and tests."""
+    """Writes call records; reads them back for the observability views and tests. ``recorded`` fires after
+    each write (exporters listen: the Prometheus metrics, the OTLP span exporter)."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self.recorded: Emitter[CallRecord] = Emitter("calls.recorded")
 
     def record(self, rec: CallRecord) -> None:
         values = []
@@ -89,6 +92,7 @@ class CallRecorder:
         columns = ", ".join(f'"{c}"' for c in _COLUMNS.values())
         marks = ", ".join("?" for _ in _COLUMNS)
         self._store.execute(f"INSERT INTO llm_calls ({columns}) VALUES ({marks})", values)
+        self.recorded.emit(rec)
 
     def recent(self, limit: int = 100, *, conversation_id: str | None = None) -> list[CallRecord]:
         columns = ", ".join(f'"{c}"' for c in _COLUMNS.values())

@@ -1,0 +1,50 @@
+"""Observability as one core object: the call statistics, and the exporters the settings switch on (the
+Prometheus endpoint now; OTLP spans when an endpoint is set)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nexus_core.errors import NexusError
+from nexus_core.observability.metrics import MetricsServer
+from nexus_core.observability.stats import CallStatistics
+from nexus_core.store import Store
+
+
+class ObservabilityService:
+    def __init__(self, store: Store, calls: Any, telemetry: Any, modules: Any, settings: Any) -> None:
+        self.stats = CallStatistics(store)
+        self.calls, self.telemetry, self.modules, self.settings = calls, telemetry, modules, settings
+        self.metrics: MetricsServer | None = None
+
+    def start_metrics(self, port: int | None = None, address: str | None = None) -> tuple[str, int]:
+        """Serve ``/metrics`` (a running endpoint is restarted on the new port/address)."""
+        self.stop_metrics()
+        server = MetricsServer(self.calls, self.telemetry.latest, self.modules.statuses)
+        try:
+            bound = server.start(self.settings.metrics_port if port is None else port,
+                                 address or self.settings.metrics_address)
+        except NexusError:
+            server.stop()
+            raise
+        self.metrics = server
+        return bound
+
+    def stop_metrics(self) -> None:
+        if self.metrics is not None:
+            self.metrics.stop()
+            self.metrics = None
+
+    def apply_settings(self) -> list[str]:
+        """Start what the settings switch on; the problems, for the start-up notice."""
+        if self.settings.metrics_port is None:
+            self.stop_metrics()
+            return []
+        try:
+            self.start_metrics()
+        except NexusError as exc:
+            return [exc.user_message()]
+        return []
+
+    def close(self) -> None:
+        self.stop_metrics()
