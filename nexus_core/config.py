@@ -59,6 +59,8 @@ class Settings(BaseModel):
                                      "(off when empty; 9464 is the usual one).")
     metrics_address: str = Field("127.0.0.1", description="Address the metrics endpoint listens on: loopback "
                                  "unless you want other machines to scrape it.")
+    otlp_endpoint: str | None = Field(None, description="Send each LLM call as an OpenTelemetry span to this OTLP/HTTP "
+                                      "collector (e.g. http://127.0.0.1:4318); off when empty.")
     calls_retention_days: float = Field(90.0, ge=1.0, le=3650.0, description="Days LLM call records are kept one "
                                         "by one; older ones are rolled up into daily totals at start-up.")
     image_model: Path | None = Field(None, description="The diffusers folder the image tool and the Media panel "

@@ -7,6 +7,7 @@ from typing import Any
 
 from nexus_core.errors import NexusError
 from nexus_core.observability.metrics import MetricsServer
+from nexus_core.observability.otlp import OtlpExporter
 from nexus_core.observability.stats import CallStatistics
 from nexus_core.store import Store
 
@@ -16,6 +17,7 @@ class ObservabilityService:
         self.stats = CallStatistics(store)
         self.calls, self.telemetry, self.modules, self.settings = calls, telemetry, modules, settings
         self.metrics: MetricsServer | None = None
+        self.otlp: OtlpExporter | None = None
 
     def start_metrics(self, port: int | None = None, address: str | None = None) -> tuple[str, int]:
         """Serve ``/metrics`` (a running endpoint is restarted on the new port/address)."""
@@ -36,15 +38,29 @@ class ObservabilityService:
             self.metrics = None
 
     def apply_settings(self) -> list[str]:
-        """Start what the settings switch on; the problems, for the start-up notice."""
+        """Start what the settings switch on, stop the rest; the problems, for the start-up notice."""
+        problems: list[str] = []
+        endpoint = self.settings.otlp_endpoint
+        if self.otlp is not None and (endpoint is None or not self.otlp.url.startswith(endpoint.rstrip("/"))):
+            self.otlp.close()
+            self.otlp = None
+        if endpoint and self.otlp is None:
+            if not endpoint.startswith(("http://", "https://")):
+                problems.append(f"otlp_endpoint {endpoint!r} in settings.json is not an http(s) URL; no spans are "
+                                "sent.")
+            else:
+                self.otlp = OtlpExporter(self.calls, endpoint)
         if self.settings.metrics_port is None:
             self.stop_metrics()
-            return []
+            return problems
         try:
             self.start_metrics()
         except NexusError as exc:
-            return [exc.user_message()]
-        return []
+            problems.append(exc.user_message())
+        return problems
 
     def close(self) -> None:
         self.stop_metrics()
+        if self.otlp is not None:
+            self.otlp.close()
+            self.otlp = None
