@@ -99,3 +99,33 @@ def test_metrics_show_prints_an_exposition(nexus_home: Path, capsys: pytest.Capt
     assert main(["--data-dir", str(nexus_home), "metrics", "show"]) == 0
     found = samples(capsys.readouterr().out)
     assert value(found, "nexus_ram_total_bytes") > 0
+
+
+def test_the_grafana_dashboard_asks_only_for_metrics_the_endpoint_serves(tmp_path: Path) -> None:
+    import json
+    import re
+
+    root = Path(__file__).resolve().parents[3]
+    dashboard = json.loads((root / "resources" / "grafana" / "nexus-studio-dashboard.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    assert len(dashboard["panels"]) >= 10 and len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+    store = Store(tmp_path / "nexus.db").open()
+    recorder = CallRecorder(store)
+    sampler = TelemetrySampler(nvml=FakeNvml([FakeGpu()]))
+    sampler.open()
+    sampler.sample_once()
+    server = MetricsServer(recorder, sampler.latest,
+                           lambda: [ModuleStatus("w", "W", "1", "builtin", True, "running", "green", "closed")])
+    try:
+        recorder.record(CallRecord(provider="p", request_model="m", latency_ms=5.0, ttft_ms=1.0, input_tokens=3,
+                                   output_tokens=2, cost_usd=0.1, task_type="chat", tier="standard"))
+        served = {s.name for f in text_string_to_metric_families(server.text()) for s in f.samples}
+    finally:
+        server.stop()
+        store.close()
+    metric_part = [re.sub(r"by \([^)]*\)|\{[^}]*\}", " ", expr) for expr in exprs]  # labels aside
+    asked = {name for expr in metric_part for name in re.findall(r"\b(?:nexus|gen_ai)_\w+", expr)}
+    assert asked and asked <= served, asked - served
+    labels = {label for expr in exprs for label in re.findall(r"by \(([^)]*)\)", expr) for label in label.split(", ")}
+    assert labels <= {"le", "gen_ai_request_model", "gen_ai_token_type", "gen_ai_provider_name", "nexus_task_type",
+                      "nexus_tier"}
