@@ -111,13 +111,15 @@ class CallStats:
     latency_over_time: dict[str, list[tuple[float, float, float, float]]] = field(default_factory=dict)
     by_module: dict[str, int] = field(default_factory=dict)
     approximate: bool = False  # some of the range came from daily roll-ups (percentiles from histograms)
+    estimated_cost_usd: float = 0.0  # of ``cost_usd``: calls recorded without a price, priced with today's table
     problems: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "since": self.since, "until": self.until, "calls": self.calls, "errors": self.errors,
             "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
-            "cost_usd": round(self.cost_usd, 6), "by_task": self.by_task,
+            "cost_usd": round(self.cost_usd, 6), "estimated_cost_usd": round(self.estimated_cost_usd, 6),
+            "by_task": self.by_task,
             "model_by_task": [{"model": m, "task_type": t, "calls": n} for (m, t), n in self.model_by_task.items()],
             "models": [{"provider": m.provider, "model": m.model, "calls": m.calls, "errors": m.errors,
                         "latency_ms": {f"p{p}": v for p, v in m.latency_ms.items()},
@@ -145,11 +147,17 @@ class CallStatistics:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def compute(self, flt: CallFilter, *, time_buckets: int = 48) -> CallStats:
-        """Everything the dashboard shows for ``flt``; a damaged store gives an empty result with the problem."""
+    def compute(self, flt: CallFilter, *, time_buckets: int = 48,
+                prices: dict[str, tuple[float, float]] | None = None) -> CallStats:
+        """Everything the dashboard shows for ``flt``; a damaged store gives an empty result with the problem.
+
+        ``prices`` ("provider/model" → US dollars per million input and output tokens) prices the calls that
+        were recorded without a cost (no price was set then); their cost is counted in ``estimated_cost_usd``."""
         stats = CallStats(flt.since, flt.until)
         try:
             self._fill(stats, flt, time_buckets)
+            if prices:
+                self._estimate(stats, flt, prices)
         except sqlite3.DatabaseError as exc:
             stats.problems.append(f"The call history cannot be read ({exc}); the store may be damaged: "
                                   "nexus store check says more.")
@@ -189,6 +197,21 @@ class CallStatistics:
         models.finish(stats)
         stats.by_task = dict(sorted(stats.by_task.items(), key=lambda kv: -kv[1]))
         stats.by_module = dict(sorted(stats.by_module.items(), key=lambda kv: -kv[1]))
+
+    def _estimate(self, stats: CallStats, flt: CallFilter, prices: dict[str, tuple[float, float]]) -> None:
+        where, params = flt.where()
+        for day, provider, model, task, t_in, t_out in self.store.query(
+                f"SELECT date(started_at, 'unixepoch', 'localtime'), {PROVIDER}, {MODEL}, COALESCE({TASK}, "
+                f"'unknown'), TOTAL({TOKENS_IN}), TOTAL({TOKENS_OUT}) FROM llm_calls WHERE {where} AND {COST} IS NULL "
+                "GROUP BY 1, 2, 3, 4", params):
+            price = prices.get(f"{provider}/{model}")
+            if price is None:
+                continue
+            cost = (t_in * price[0] + t_out * price[1]) / 1e6
+            if cost > 0:
+                stats.cost_usd += cost
+                stats.estimated_cost_usd += cost
+                _add(stats.cost_by_day, (str(day), str(provider), str(task)), cost)
 
     def _raw_latencies(self, stats: CallStats, models: _Models, where: str, params: list[Any],
                        time_buckets: int) -> None:

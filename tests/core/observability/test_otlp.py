@@ -27,7 +27,7 @@ class Collector:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.posts.append((self.path, json.loads(body)))
                 self.send_response(outer.status)

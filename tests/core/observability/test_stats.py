@@ -67,6 +67,15 @@ def test_the_numbers_match_the_records(store: Store) -> None:
     assert [t for t, *_ in series] == sorted(t for t, *_ in series)
 
 
+def test_calls_recorded_without_a_price_are_priced_with_todays_table(store: Store) -> None:
+    _records(store)  # "loc/small" calls have no cost recorded: 200 calls × 100 in, 50 out tokens
+    stats = CallStatistics(store).compute(CallFilter(T0, T0 + 300 * 60), prices={"loc/small": (1.0, 4.0)})
+    expected = 200 * (100 * 1.0 + 50 * 4.0) / 1e6
+    assert stats.estimated_cost_usd == pytest.approx(expected)
+    assert stats.cost_usd == pytest.approx(0.2 + expected)  # the recorded costs stay as they were
+    assert sum(c for (_d, p, _t), c in stats.cost_by_day.items() if p == "loc") == pytest.approx(expected)
+
+
 def test_filters_and_ranges(store: Store) -> None:
     _records(store)
     stats = CallStatistics(store)
