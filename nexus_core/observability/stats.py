@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from nexus_core.errors import NexusError
@@ -32,11 +32,12 @@ from nexus_core.observability.columns import (
     TOKENS_OUT,
     TTFT,
 )
-from nexus_core.observability.histogram import hist_percentile, histogram
+from nexus_core.observability.histogram import BASE, hist_percentile, histogram
 from nexus_core.observability.retention import decode_hist, rollup_days
 from nexus_core.store import Store
 
 PERCENTILES = (50, 95, 99)
+EXACT_LIMIT = 200_000  # timed calls in a range up to which percentiles are exact
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
 _UNIT_S = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -68,8 +69,11 @@ class CallFilter:
     model: str | None = None
     task_type: str | None = None
 
-    def where(self) -> tuple[str, list[Any]]:
-        clauses, params = ["started_at >= ?", "started_at < ?"], [self.since, self.until]
+    def where(self, *, scan: bool = False) -> tuple[str, list[Any]]:
+        """The SQL condition; ``scan`` reads the table in order instead of through the time index (faster when
+        the range holds most of the records: no lookup per row)."""
+        column = "+started_at" if scan else "started_at"
+        clauses, params = [f"{column} >= ?", f"{column} < ?"], [self.since, self.until]
         for column, value in ((PROVIDER, self.provider), (MODEL, self.model), (TASK, self.task_type)):
             if value:
                 clauses.append(f"{column} = ?")
@@ -148,96 +152,118 @@ class CallStatistics:
         self.store = store
 
     def compute(self, flt: CallFilter, *, time_buckets: int = 48,
-                prices: dict[str, tuple[float, float]] | None = None) -> CallStats:
+                prices: dict[str, tuple[float, float]] | None = None, exact_limit: int = EXACT_LIMIT) -> CallStats:
         """Everything the dashboard shows for ``flt``; a damaged store gives an empty result with the problem.
 
         ``prices`` ("provider/model" → US dollars per million input and output tokens) prices the calls that
-        were recorded without a cost (no price was set then); their cost is counted in ``estimated_cost_usd``."""
+        were recorded without a cost (no price was set then); their cost is counted in ``estimated_cost_usd``.
+        It reads through a connection of its own, in chunks, with the sorting done by SQLite: the chat keeps
+        recording calls meanwhile, and the GUI thread is never kept waiting for long."""
         stats = CallStats(flt.since, flt.until)
         try:
-            self._fill(stats, flt, time_buckets)
-            if prices:
-                self._estimate(stats, flt, prices)
+            with self.store.reader() as conn:
+                self._fill(stats, _Rows(conn), flt, time_buckets, prices, exact_limit)
         except sqlite3.DatabaseError as exc:
             stats.problems.append(f"The call history cannot be read ({exc}); the store may be damaged: "
                                   "nexus store check says more.")
         return stats
 
-    def _fill(self, stats: CallStats, flt: CallFilter, time_buckets: int) -> None:
-        where, params = flt.where()
-        query = self.store.query
-        row = query(f"SELECT COUNT(*), SUM({OUTCOME} = 'error'), TOTAL({TOKENS_IN}), TOTAL({TOKENS_OUT}), "
-                    f"TOTAL({COST}), SUM({ATTEMPT} > 1) FROM llm_calls WHERE {where}", params)[0]
-        stats.calls, stats.errors = int(row[0] or 0), int(row[1] or 0)
-        stats.input_tokens, stats.output_tokens, stats.cost_usd = int(row[2]), int(row[3]), float(row[4])
-        stats.fallbacks = int(row[5] or 0)
-        if stats.calls:
-            for task, n in query(f"SELECT COALESCE({TASK}, 'unknown'), COUNT(*) FROM llm_calls WHERE {where} "
-                                 "GROUP BY 1", params):
-                _add(stats.by_task, str(task), int(n))
-            for provider, model, task, n in query(
-                    f"SELECT {PROVIDER}, {MODEL}, COALESCE({TASK}, 'unknown'), COUNT(*) FROM llm_calls "
-                    f"WHERE {where} GROUP BY 1, 2, 3", params):
-                _add(stats.model_by_task, (f"{provider}/{model}", str(task)), int(n))
-            for tier, provider, model, n in query(
-                    f"SELECT COALESCE({TIER}, 'pinned'), {PROVIDER}, {MODEL}, COUNT(*) FROM llm_calls "
-                    f"WHERE {where} GROUP BY 1, 2, 3", params):
-                _add(stats.tier_flow, (str(tier), f"{provider}/{model}"), int(n))
-            for module, n in query(f"SELECT {MODULE}, COUNT(*) FROM llm_calls WHERE {where} AND {MODULE} IS NOT "
-                                   "NULL GROUP BY 1", params):
-                _add(stats.by_module, str(module), int(n))
-            for day, provider, task, cost in query(
-                    f"SELECT date(started_at, 'unixepoch', 'localtime'), {PROVIDER}, COALESCE({TASK}, 'unknown'), "
-                    f"TOTAL({COST}) FROM llm_calls WHERE {where} GROUP BY 1, 2, 3 HAVING TOTAL({COST}) > 0", params):
-                _add(stats.cost_by_day, (str(day), str(provider), str(task)), float(cost))
+    def _fill(self, stats: CallStats, db: _Rows, flt: CallFilter, time_buckets: int,
+              prices: dict[str, tuple[float, float]] | None, exact_limit: int) -> None:
+        """One grouped scan gives every count, sum and cost; then the latencies (see ``_latencies``)."""
+        first, last = db.all("SELECT MIN(started_at), MAX(started_at) FROM llm_calls", [])[0]
+        covered = first is not None and min(flt.until, last) - max(flt.since, first) > 0.5 * (last - first)
+        where, params = flt.where(scan=covered)
+        generating = f"{LATENCY} > {TTFT} AND {TTFT} >= 0 AND {TOKENS_OUT} > 0"
         models = _Models()
+        midnight = datetime.fromtimestamp(flt.since).replace(hour=0, minute=0, second=0, microsecond=0)
+        day0 = midnight.timestamp()
+        # Days counted from the first local midnight (SQLite's 'localtime' per row costs more than the rest of the
+        # scan); a day with a daylight-saving change is an hour off at its end.
+        day_index = f"CAST((started_at - {day0!r}) / 86400 AS INTEGER)"
+        for (day, provider, model, task, tier, module, n, errors, t_in, t_out, cost, fallbacks, free_in, free_out,
+             gen_tokens, gen_s) in db.all(
+                f"SELECT {day_index}, {PROVIDER}, {MODEL}, COALESCE({TASK}, 'unknown'), "
+                f"COALESCE({TIER}, 'pinned'), {MODULE}, COUNT(*), SUM({OUTCOME} = 'error'), TOTAL({TOKENS_IN}), "
+                f"TOTAL({TOKENS_OUT}), TOTAL({COST}), SUM({ATTEMPT} > 1), "
+                f"TOTAL(CASE WHEN {COST} IS NULL THEN {TOKENS_IN} END), "
+                f"TOTAL(CASE WHEN {COST} IS NULL THEN {TOKENS_OUT} END), "
+                f"TOTAL(CASE WHEN {generating} THEN {TOKENS_OUT} END), "
+                f"TOTAL(CASE WHEN {generating} THEN ({LATENCY} - {TTFT}) / 1000.0 END) "
+                f"FROM llm_calls WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6", params):
+            name, key, task, tier = f"{provider}/{model}", (str(provider), str(model)), str(task), str(tier)
+            day = (midnight + timedelta(days=int(day))).strftime("%Y-%m-%d")
+            stats.calls += n
+            stats.errors += int(errors or 0)
+            stats.input_tokens += int(t_in)
+            stats.output_tokens += int(t_out)
+            stats.cost_usd += float(cost)
+            stats.fallbacks += int(fallbacks or 0)
+            _add(stats.by_task, task, n)
+            _add(stats.model_by_task, (name, task), n)
+            _add(stats.tier_flow, (tier, name), n)
+            if module is not None:
+                _add(stats.by_module, str(module), n)
+            if cost > 0:
+                _add(stats.cost_by_day, (str(day), str(provider), task), float(cost))
+            price = (prices or {}).get(name)
+            if price is not None and (free_in or free_out):  # recorded without a price: today's table prices it
+                estimate = (free_in * price[0] + free_out * price[1]) / 1e6
+                stats.cost_usd += estimate
+                stats.estimated_cost_usd += estimate
+                _add(stats.cost_by_day, (str(day), str(provider), task), estimate)
+            models.count(key, n, int(errors or 0))
+            models.generating[key][0] += gen_tokens
+            models.generating[key][1] += gen_s
         if stats.calls:
-            self._raw_latencies(stats, models, where, params, time_buckets)
-        self._rollups(stats, models, flt)
+            self._latencies(stats, models, db, where, params, time_buckets, exact_limit)
+        self._rollups(stats, models, db, flt)
         models.finish(stats)
         stats.by_task = dict(sorted(stats.by_task.items(), key=lambda kv: -kv[1]))
         stats.by_module = dict(sorted(stats.by_module.items(), key=lambda kv: -kv[1]))
 
-    def _estimate(self, stats: CallStats, flt: CallFilter, prices: dict[str, tuple[float, float]]) -> None:
-        where, params = flt.where()
-        for day, provider, model, task, t_in, t_out in self.store.query(
-                f"SELECT date(started_at, 'unixepoch', 'localtime'), {PROVIDER}, {MODEL}, COALESCE({TASK}, "
-                f"'unknown'), TOTAL({TOKENS_IN}), TOTAL({TOKENS_OUT}) FROM llm_calls WHERE {where} AND {COST} IS NULL "
-                "GROUP BY 1, 2, 3, 4", params):
-            price = prices.get(f"{provider}/{model}")
-            if price is None:
-                continue
-            cost = (t_in * price[0] + t_out * price[1]) / 1e6
-            if cost > 0:
-                stats.cost_usd += cost
-                stats.estimated_cost_usd += cost
-                _add(stats.cost_by_day, (str(day), str(provider), str(task)), cost)
-
-    def _raw_latencies(self, stats: CallStats, models: _Models, where: str, params: list[Any],
-                       time_buckets: int) -> None:
+    def _latencies(self, stats: CallStats, models: _Models, db: _Rows, where: str, params: list[Any],
+                   time_buckets: int, exact_limit: int) -> None:
+        """Exact percentiles (each model's latencies sorted by SQLite, read as one column) up to ``exact_limit``
+        timed calls; above that, histograms counted by SQLite (the buckets of the roll-ups), which is what keeps
+        a million records to a few seconds; ``approximate`` then says so."""
+        timed = f"{where} AND {LATENCY} >= 0 AND {LATENCY} < 1e12"  # a broken clock's records left out
+        first = f"{timed} AND {TTFT} >= 0 AND {TTFT} <= {LATENCY}"
         width = max(1.0, (stats.until - stats.since) / time_buckets)
-        over_time: dict[tuple[str, int], list[float]] = defaultdict(list)
-        rows = self.store.query(
-            f"SELECT {PROVIDER}, {MODEL}, {LATENCY}, {TTFT}, {TOKENS_OUT}, {OUTCOME}, started_at FROM llm_calls "
-            f"WHERE {where}", params)
-        for provider, model, latency, ttft, out_tokens, outcome, started in rows:
-            key = (str(provider), str(model))
-            models.count(key, 1, int(outcome == "error"))
-            if latency is None or not math.isfinite(latency) or latency < 0:
-                continue  # a record from a broken clock or a failed call without timing
-            models.latencies[key].append(float(latency))
-            over_time[(f"{provider}/{model}", int((started - stats.since) // width))].append(float(latency))
-            if ttft is not None and 0 <= ttft <= latency:
-                models.ttfts[key].append(float(ttft))
-                if out_tokens and latency - ttft > 0:
-                    models.generating[key][0] += out_tokens
-                    models.generating[key][1] += (latency - ttft) / 1000
-        for (model, bucket), values in sorted(over_time.items(), key=lambda kv: kv[0][1]):
-            values.sort()
-            stats.latency_over_time.setdefault(model, []).append(
-                (stats.since + (bucket + 0.5) * width, *(round(percentile(values, p), 2) for p in PERCENTILES)))
+        slot = f"CAST((started_at - {float(stats.since)!r}) / {width!r} AS INTEGER)"
+        count = db.all(f"SELECT COUNT(*) FROM llm_calls WHERE {timed}", params)[0][0]
+        if count > exact_limit and db.has_math():
+            stats.approximate = True
+            self._histograms(stats, models, db, params, timed, first, slot, width)
+            return
+        for target, column, condition in ((models.latencies, LATENCY, timed), (models.ttfts, TTFT, first)):
+            for (provider, model), values in db.sorted_groups(f"{PROVIDER}, {MODEL}", column, condition, params):
+                target[(str(provider), str(model))] = values
+        for (name, index), values in db.sorted_groups(f"{PROVIDER} || '/' || {MODEL}, {slot}", LATENCY, timed,
+                                                      params):
+            stats.latency_over_time.setdefault(str(name), []).append(
+                (stats.since + (index + 0.5) * width, *(round(percentile(values, p), 2) for p in PERCENTILES)))
 
-    def _rollups(self, stats: CallStats, models: _Models, flt: CallFilter) -> None:
+    def _histograms(self, stats: CallStats, models: _Models, db: _Rows, params: list[Any], timed: str, first: str,
+                    slot: str, width: float) -> None:
+        def bucket(column: str) -> str:
+            return f"CAST(floor(ln(max({column}, 0.01)) / ln({BASE!r})) AS INTEGER)"
+
+        for target, column, condition in ((models.rolled, LATENCY, timed), (models.rolled_ttft, TTFT, first)):
+            for provider, model, index, n in db.all(
+                    f"SELECT {PROVIDER}, {MODEL}, {bucket(column)}, COUNT(*) FROM llm_calls WHERE {condition} "
+                    "GROUP BY 1, 2, 3", params):
+                target[(str(provider), str(model))][int(index)] += int(n)
+        over_time: dict[tuple[str, int], Counter[int]] = defaultdict(Counter)
+        for name, index, value, n in db.all(
+                f"SELECT {PROVIDER} || '/' || {MODEL}, {slot}, {bucket(LATENCY)}, COUNT(*) FROM llm_calls "
+                f"WHERE {timed} GROUP BY 1, 2, 3", params):
+            over_time[(str(name), int(index))][int(value)] += int(n)
+        for (name, index), hist in sorted(over_time.items(), key=lambda kv: kv[0][1]):
+            stats.latency_over_time.setdefault(name, []).append(
+                (stats.since + (index + 0.5) * width, *(round(hist_percentile(hist, p), 2) for p in PERCENTILES)))
+
+    def _rollups(self, stats: CallStats, models: _Models, db: _Rows, flt: CallFilter) -> None:
         """Add the daily roll-ups of the days the range touches (records older than the retention age)."""
         first, last = rollup_days(flt.since, flt.until)
         clauses, params = ["day >= ?", "day <= ?"], [first, last]
@@ -245,7 +271,7 @@ class CallStatistics:
             if value:
                 clauses.append(f"{column} = ?")
                 params.append(value)
-        rows = self.store.query(
+        rows = db.all(
             "SELECT day, provider, model, task_type, tier, outcome, module_context, calls, fallbacks, input_tokens, "
             "output_tokens, cost_usd, generating_tokens, generating_s, latency_hist, ttft_hist FROM llm_calls_daily "
             f"WHERE {' AND '.join(clauses)} ORDER BY day", params)
@@ -283,6 +309,51 @@ class CallStatistics:
             series.sort()
 
 
+class _Rows:
+    """Reads in chunks, so the Python side (which holds the GIL) never runs long without letting the GUI
+    thread in; SQLite's own work (scans, sorts) runs with the GIL released."""
+
+    CHUNK = 5_000
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def all(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        cursor = self.conn.execute(sql, params)
+        rows: list[tuple[Any, ...]] = []
+        while chunk := cursor.fetchmany(self.CHUNK):
+            rows.extend(chunk)
+        return rows
+
+    def sorted_groups(self, keys: str, value: str, where: str, params: list[Any]
+                      ) -> list[tuple[tuple[Any, ...], list[float]]]:
+        """The records grouped by ``keys``, each group's ``value`` sorted: SQLite counts the groups and sorts all
+        values in one pass, read as a single column and cut by the counts."""
+        groups = self.all(f"SELECT {keys}, COUNT(*) FROM llm_calls WHERE {where} GROUP BY {keys} ORDER BY {keys}",
+                          params)
+        values = self.column(f"SELECT {value} FROM llm_calls WHERE {where} ORDER BY {keys}, {value}", params)
+        found, offset = [], 0
+        for *key, count in groups:
+            found.append((tuple(key), values[offset:offset + count]))
+            offset += count
+        return found
+
+    def has_math(self) -> bool:
+        """Does this SQLite build have its math functions (ln, floor)? Most do; some older ones do not."""
+        try:
+            self.conn.execute("SELECT floor(ln(2.0))").fetchone()
+        except sqlite3.OperationalError:
+            return False
+        return True
+
+    def column(self, sql: str, params: list[Any]) -> list[float]:
+        cursor = self.conn.execute(sql, params)
+        values: list[float] = []
+        while chunk := cursor.fetchmany(self.CHUNK):
+            values.extend(float(r[0]) for r in chunk)
+        return values
+
+
 class _Models:
     """Per (provider, model): call counts, raw latencies, and the roll-ups' histograms."""
 
@@ -309,11 +380,10 @@ class _Models:
 
 
 def _percentiles(values: list[float], rolled: Counter[int]) -> dict[int, float]:
-    """Exact from the raw values; from the merged histogram when roll-ups are part of it."""
+    """Exact from the raw values (sorted by SQLite); from the merged histogram when roll-ups are part of it."""
     if rolled:
         merged = rolled + histogram(values)
         return {p: round(hist_percentile(merged, p), 2) for p in PERCENTILES}
-    values.sort()
     return {p: round(percentile(values, p), 2) for p in PERCENTILES} if values else {}
 
 

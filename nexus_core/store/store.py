@@ -130,6 +130,20 @@ class Store:
             return self.conn.execute(sql, params).fetchone()
 
     @contextlib.contextmanager
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection of its own, for long reads (the dashboard's statistics): in WAL mode they
+        neither wait for writes nor make them wait, and they do not hold the store's lock."""
+        if str(self.path) == ":memory:":
+            with self._lock:
+                yield self.conn
+            return
+        conn = sqlite3.connect(f"{Path(self.path).absolute().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """All statements inside commit together or not at all."""
         with self._lock:

@@ -29,7 +29,7 @@ def _record_calls(window: MainWindow) -> None:
 def _panel(window: MainWindow, qtbot) -> DashboardPanel:  # type: ignore[no-untyped-def]
     panel = window.show_panel("dashboard")
     assert isinstance(panel, DashboardPanel)
-    qtbot.waitUntil(lambda: panel.stats is not None and panel._pending is None, timeout=10_000)
+    qtbot.waitUntil(lambda: panel.stats is not None and not panel.busy, timeout=10_000)
     return panel
 
 
@@ -48,7 +48,7 @@ def test_a_range_of_calls_fills_the_cards_charts_and_tables(window, qtbot) -> No
     index = panel.provider_combo.findData("cloud")
     panel.provider_combo.setCurrentIndex(index)
     panel.provider_combo.activated.emit(index)
-    qtbot.waitUntil(lambda: panel._pending is None and panel.stats.calls == 10, timeout=10_000)
+    qtbot.waitUntil(lambda: not panel.busy and panel.stats.calls == 10, timeout=10_000)
     assert panel.model_table.rowCount() == 1 and panel.cards["calls"].value.text() == "10"
 
 
@@ -72,7 +72,7 @@ def test_the_price_table_is_validated_saved_and_prices_unpriced_calls(window, qt
     price = window.ctx.core.routing.table.prices["loc/small"]
     assert (price.input_per_mtok, price.output_per_mtok) == (1.0, 4.0)
     expected = 30 * (200 * 1.0 + 80 * 4.0) / 1e6
-    qtbot.waitUntil(lambda: panel._pending is None and panel.stats.estimated_cost_usd > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: not panel.busy and panel.stats.estimated_cost_usd > 0, timeout=10_000)
     assert abs(panel.stats.estimated_cost_usd - expected) < 1e-9 and "priced now" in panel.cards["cost"].detail.text()
 
 

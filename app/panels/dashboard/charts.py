@@ -38,13 +38,14 @@ class BarChart(_HoverPlot):
         self.categories, self.series = categories, series
         count = max(1, len(series))
         width = 0.8 / count
+        legend = self.addLegend(offset=(-10, 10)) if count > 1 else None
         for index, (name, values) in enumerate(series.items()):
             xs = np.arange(len(categories)) - 0.4 + width * (index + 0.5)
-            self.addItem(pg.BarGraphItem(x=xs, height=values, width=width, brush=PALETTE[index % len(PALETTE)],
-                                         name=name))
+            bars = pg.BarGraphItem(x=xs, height=values, width=width, brush=PALETTE[index % len(PALETTE)])
+            self.addItem(bars)
+            if legend is not None:
+                legend.addItem(bars, name)
         self.getAxis("bottom").setTicks([list(enumerate(_short(c) for c in categories))])
-        if count > 1:
-            self.addLegend(offset=(-10, 10))
 
         def describe(x: float, _y: float) -> str:
             index = round(x)
@@ -78,7 +79,8 @@ class Heatmap(_HoverPlot):
 
 
 class TimeLines(_HoverPlot):
-    """Lines over time (epoch seconds on a date axis, unless ``dates`` is False), one per series."""
+    """Lines over time (epoch seconds on a date axis, unless ``dates`` is False), one per series. The line
+    items are kept and given new data on each refresh (building them again costs more than drawing)."""
 
     def __init__(self, title: str, unit: str, *, dates: bool = True) -> None:
         super().__init__(title)
@@ -87,15 +89,8 @@ class TimeLines(_HoverPlot):
         self.setLabel("left", unit)
         self.showGrid(x=True, y=True, alpha=0.2)
         self.lines: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-    def set_lines(self, lines: dict[str, tuple[list[float], list[float]]]) -> None:
-        self.clear()
-        self.lines = {k: (np.asarray(x, dtype=float), np.asarray(y, dtype=float)) for k, (x, y) in lines.items()}
-        if len(lines) > 1:
-            self.addLegend(offset=(-10, 10))
-        for index, (name, (xs, ys)) in enumerate(self.lines.items()):
-            self.plot(xs, ys, pen=pg.mkPen(PALETTE[index % len(PALETTE)], width=2), symbol="o", symbolSize=4,
-                      name=name)
+        self._items: dict[str, Any] = {}
+        self._legend = self.addLegend(offset=(-10, 10))
 
         def describe(x: float, _y: float) -> str:
             found = []
@@ -106,6 +101,17 @@ class TimeLines(_HoverPlot):
             return "; ".join(found)
 
         self.describe = describe
+
+    def set_lines(self, lines: dict[str, tuple[list[float], list[float]]]) -> None:
+        self.lines = {k: (np.asarray(x, dtype=float), np.asarray(y, dtype=float)) for k, (x, y) in lines.items()}
+        for name in [n for n in self._items if n not in self.lines]:
+            self.removeItem(self._items.pop(name))
+        for name, (xs, ys) in self.lines.items():
+            item = self._items.get(name)
+            if item is None:
+                colour = PALETTE[len(self._items) % len(PALETTE)]
+                item = self._items[name] = self.plot(pen=pg.mkPen(colour, width=2), name=name)
+            item.setData(xs, ys)
 
 
 def _short(text: str, limit: int = 16) -> str:

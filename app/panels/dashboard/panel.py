@@ -49,7 +49,7 @@ def _table(headers: list[str]) -> QTableWidget:
     table = QTableWidget(0, len(headers))
     table.setHorizontalHeaderLabels(headers)
     table.verticalHeader().setVisible(False)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     table.horizontalHeader().setStretchLastSection(True)
     table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
     table.setMinimumHeight(180)
@@ -57,6 +57,9 @@ def _table(headers: list[str]) -> QTableWidget:
 
 
 def _fill(table: QTableWidget, rows: list[list[Any]]) -> None:
+    """Replace the rows; columns sized to the contents once at the end (sizing per cell costs more than the
+    rest of a refresh)."""
+    table.setUpdatesEnabled(False)
     table.setRowCount(len(rows))
     for r, row in enumerate(rows):
         for c, value in enumerate(row):
@@ -66,6 +69,8 @@ def _fill(table: QTableWidget, rows: list[list[Any]]) -> None:
             if isinstance(value, (int, float)):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             table.setItem(r, c, item)
+    table.resizeColumnsToContents()
+    table.setUpdatesEnabled(True)
 
 
 def _box(title: str, widget: QWidget, *extra: QWidget) -> QGroupBox:
@@ -82,7 +87,9 @@ class DashboardPanel(Panel):
         super().__init__(ctx)
         self.stats: CallStats | None = None
         self._pending: Any = None
+        self._steps: list[Any] = []  # the drawing of the last result, a piece per event-loop turn
         self._dirty = False
+        self._started = 0.0
 
         self.range_combo = QComboBox()
         for label, seconds in RANGES:
@@ -184,7 +191,7 @@ class DashboardPanel(Panel):
 
     def refresh(self) -> None:
         """Query on a worker thread; a refresh asked for meanwhile runs when this one is drawn."""
-        if self._pending is not None:
+        if self.busy:
             self._dirty = True
             return
         core = self.ctx.core
@@ -195,6 +202,7 @@ class DashboardPanel(Panel):
             return (core.observability.stats.compute(flt, prices=prices), core.modules.statuses(),
                     core.evolve.status())
 
+        self._started = time.perf_counter()
         self._pending = run_blocking(load, parent=self, on_done=self._loaded, on_error=self._failed)
 
     def _failed(self, error: BaseException) -> None:
@@ -202,13 +210,34 @@ class DashboardPanel(Panel):
         message = error.user_message() if isinstance(error, NexusError) else f"{type(error).__name__}: {error}"
         self.status.show_error(f"The dashboard could not be refreshed: {message}")
 
+    @property
+    def busy(self) -> bool:
+        """A query is running or its result is still being drawn."""
+        return self._pending is not None or bool(self._steps)
+
     def _loaded(self, result: tuple[CallStats, list[Any], dict[str, Any]]) -> None:
+        """Draw the result a piece per event-loop turn, so no single step keeps the window waiting."""
         self._pending = None
+        took = time.perf_counter() - self._started
+        self.timer.setInterval(max(REFRESH_MS, int(3000 * took)))  # a slow history is not queried back to back
         stats, modules, evolve = result
         self.stats = stats
-        self._show_stats(stats)
-        self._show_modules(modules)
-        self._show_evolution(evolve)
+        self._steps = [lambda: self._show_cards(stats), lambda: self._show_tasks(stats),
+                       lambda: self._show_latency(stats), lambda: self._show_tables(stats),
+                       lambda: self._show_cost(stats), lambda: self._show_modules(modules),
+                       lambda: self._show_evolution(evolve), lambda: self._show_status(stats)]
+        self._draw_next()
+
+    def _draw_next(self) -> None:
+        if self._steps:
+            self._steps.pop(0)()
+        if self._steps:
+            QTimer.singleShot(0, self._draw_next)
+        elif self._dirty:
+            self._dirty = False
+            self.refresh()
+
+    def _show_status(self, stats: CallStats) -> None:
         notes = list(stats.problems)
         if stats.approximate:
             notes.append("Part of this range is older than the retention age: it comes from daily totals, and its "
@@ -217,15 +246,12 @@ class DashboardPanel(Panel):
             (self.status.show_error if stats.problems else self.status.show_info)(" ".join(notes))
         else:
             self.status.clear_message()
-        self.updated.setText(f"Updated {time.strftime('%H:%M:%S')} · refreshes every {REFRESH_MS // 1000} s while "
-                             "shown")
-        if self._dirty:
-            self._dirty = False
-            self.refresh()
+        self.updated.setText(f"Updated {time.strftime('%H:%M:%S')} · refreshes every {self.timer.interval() // 1000} s "
+                             "while shown")
 
     # ---- drawing -------------------------------------------------------------------------------------
 
-    def _show_stats(self, stats: CallStats) -> None:
+    def _show_cards(self, stats: CallStats) -> None:
         self.cards["calls"].set(f"{stats.calls:,}", f"{len(stats.models)} model(s)")
         failed = 100 * stats.errors / stats.calls if stats.calls else 0.0
         self.cards["errors"].set(f"{stats.errors:,}", f"{failed:.1f} % of calls")
@@ -235,19 +261,27 @@ class DashboardPanel(Panel):
         self.cards["cost"].set(f"${stats.cost_usd:.4f}", f"in the range{estimated}")
         self.cards["fallbacks"].set(f"{stats.fallbacks:,}", "second or later attempts")
         self._keep_choices(stats)
+
+    def _show_tasks(self, stats: CallStats) -> None:
         tasks = list(stats.by_task)
         self.task_chart.set_bars(tasks, {"calls": [float(stats.by_task[t]) for t in tasks]})
         models = sorted({m for m, _t in stats.model_by_task})
         matrix = np.array([[stats.model_by_task.get((m, t), 0) for t in tasks] for m in models], dtype=float)
         self.heatmap.set_matrix(models, tasks, matrix.reshape(len(models), len(tasks)))
+
+    def _show_latency(self, stats: CallStats) -> None:
         self.latency_chart.set_lines({name: ([p[0] for p in points], [p[2] for p in points])
                                       for name, points in stats.latency_over_time.items()})
+
+    def _show_tables(self, stats: CallStats) -> None:
         _fill(self.model_table, [[f"{m.provider}/{m.model}", m.calls, 100 * m.error_rate, m.latency_ms.get(50),
                                   m.latency_ms.get(95), m.latency_ms.get(99), m.ttft_ms.get(50), m.ttft_ms.get(95),
                                   m.output_tokens_per_s] for m in stats.models])
         flows = sorted(stats.tier_flow.items(), key=lambda kv: -kv[1])
         _fill(self.routing_table, [[tier, model, n, f"{100 * n / max(1, stats.calls):.1f} %"]
                                    for (tier, model), n in flows])
+
+    def _show_cost(self, stats: CallStats) -> None:
         days = sorted({d for d, _p, _t in stats.cost_by_day})
         by_provider: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(days))
         for (day, provider, _task), cost in stats.cost_by_day.items():

@@ -76,6 +76,21 @@ def test_calls_recorded_without_a_price_are_priced_with_todays_table(store: Stor
     assert sum(c for (_d, p, _t), c in stats.cost_by_day.items() if p == "loc") == pytest.approx(expected)
 
 
+def test_large_ranges_count_latencies_in_histograms_within_a_few_percent(store: Store) -> None:
+    _records(store)
+    flt = CallFilter(T0, T0 + 300 * 60)
+    exact = CallStatistics(store).compute(flt)
+    counted = CallStatistics(store).compute(flt, exact_limit=100)  # 300 timed calls: counted by SQLite instead
+    assert counted.approximate and not exact.approximate
+    assert (counted.calls, counted.by_task, counted.tier_flow) == (exact.calls, exact.by_task, exact.tier_flow)
+    for a, b in zip(exact.models, counted.models, strict=True):
+        for p in (50, 95, 99):
+            assert b.latency_ms[p] == pytest.approx(a.latency_ms[p], rel=0.05)
+            assert b.ttft_ms[p] == pytest.approx(a.ttft_ms[p], rel=0.05)
+    assert {k: len(v) for k, v in counted.latency_over_time.items()} == \
+        {k: len(v) for k, v in exact.latency_over_time.items()}
+
+
 def test_filters_and_ranges(store: Store) -> None:
     _records(store)
     stats = CallStatistics(store)
