@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from nexus_core.errors import NexusError
+from nexus_core.observability.job_resources import JobResources
 from nexus_core.observability.metrics import MetricsServer
 from nexus_core.observability.otlp import OtlpExporter
 from nexus_core.observability.stats import CallStatistics
@@ -13,8 +14,9 @@ from nexus_core.store import Store
 
 
 class ObservabilityService:
-    def __init__(self, store: Store, calls: Any, telemetry: Any, modules: Any, settings: Any) -> None:
+    def __init__(self, store: Store, calls: Any, telemetry: Any, modules: Any, settings: Any, runner: Any) -> None:
         self.stats = CallStatistics(store)
+        self.jobs = JobResources(store, runner, telemetry)
         self.calls, self.telemetry, self.modules, self.settings = calls, telemetry, modules, settings
         self.metrics: MetricsServer | None = None
         self.otlp: OtlpExporter | None = None
@@ -60,6 +62,7 @@ class ObservabilityService:
         return problems
 
     def close(self) -> None:
+        self.jobs.close()
         self.stop_metrics()
         if self.otlp is not None:
             self.otlp.close()

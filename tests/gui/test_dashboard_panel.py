@@ -4,6 +4,7 @@ hover details, the price table (bad rows named), CSV and PNG export."""
 from __future__ import annotations
 
 import csv
+import threading
 import time
 from pathlib import Path
 
@@ -91,3 +92,18 @@ def test_an_empty_history_opens_without_problems(window, qtbot) -> None:  # type
     panel = _panel(window, qtbot)
     assert panel.cards["calls"].value.text() == "0" and panel.model_table.rowCount() == 0
     assert not panel.status.is_error and panel.module_table.rowCount() >= 1  # the built-in modules
+
+
+def test_jobs_show_the_memory_they_used(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    core = window.ctx.core
+    gate = threading.Event()
+    handle = core.runner.submit(lambda ctx: gate.wait(10), name="Distil a student")
+    qtbot.waitUntil(lambda: any(p.name == "Distil a student" for p in core.observability.jobs.running()),
+                    timeout=5_000)
+    core.telemetry.sample_once()
+    gate.set()
+    handle.wait(10)
+    panel = _panel(window, qtbot)
+    rows = [[panel.job_table.item(r, c).text() for c in range(6)] for r in range(panel.job_table.rowCount())]
+    [row] = [r for r in rows if r[0] == "Distil a student"]
+    assert row[1] == "succeeded" and row[3] != "—"  # the app's RAM while it ran

@@ -38,6 +38,7 @@ from app.workers import run_blocking
 from nexus_core.errors import NexusError
 from nexus_core.observability.stats import CallFilter, CallStats
 from nexus_core.routing.table import Price
+from nexus_core.units import human_size
 
 RANGES = (("Last hour", 3600), ("Last 24 hours", 86400), ("Last 7 days", 7 * 86400), ("Last 30 days", 30 * 86400),
           ("Last 90 days", 90 * 86400))
@@ -145,6 +146,7 @@ class DashboardPanel(Panel):
         row.addStretch(1)
         self.price_status = StatusLabel()
         self.module_table = _table(["Module", "Version", "State", "Health", "Circuit"])
+        self.job_table = _table(["Job", "State", "Ran", "Peak RAM", "Peak GPU memory", "Peak GPU load"])
         self.evolve_chart = TimeLines("Co-evolution: build success over the last 10 rounds, by round", "share",
                                       dates=False)
         self.evolve_label = QLabel("")
@@ -164,7 +166,9 @@ class DashboardPanel(Panel):
         grid.addWidget(_box("Price table (used for calls without a recorded cost, and by the router)",
                             self.price_table, price_buttons, self.price_status), 4, 0)
         grid.addWidget(_box("Module health", self.module_table), 4, 1)
-        grid.addWidget(_box("Self-evolution", self.evolve_chart, self.evolve_label), 5, 0, 1, 2)
+        grid.addWidget(_box("Jobs: memory while they ran (the app's, for jobs in its own process)", self.job_table),
+                       5, 0)
+        grid.addWidget(_box("Self-evolution", self.evolve_chart, self.evolve_label), 5, 1)
         self.grid_widget = grid_widget
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -198,9 +202,10 @@ class DashboardPanel(Panel):
         flt = self.current_filter()
         prices = {ref: (p.input_per_mtok, p.output_per_mtok) for ref, p in core.routing.table.prices.items()}
 
-        def load() -> tuple[CallStats, list[Any], dict[str, Any]]:
+        def load() -> tuple[CallStats, list[Any], dict[str, Any], list[Any]]:
+            jobs = core.observability.jobs
             return (core.observability.stats.compute(flt, prices=prices), core.modules.statuses(),
-                    core.evolve.status())
+                    core.evolve.status(), [*jobs.running(), *jobs.recent(30, since=flt.since)])
 
         self._started = time.perf_counter()
         self._pending = run_blocking(load, parent=self, on_done=self._loaded, on_error=self._failed)
@@ -215,17 +220,18 @@ class DashboardPanel(Panel):
         """A query is running or its result is still being drawn."""
         return self._pending is not None or bool(self._steps)
 
-    def _loaded(self, result: tuple[CallStats, list[Any], dict[str, Any]]) -> None:
+    def _loaded(self, result: tuple[CallStats, list[Any], dict[str, Any], list[Any]]) -> None:
         """Draw the result a piece per event-loop turn, so no single step keeps the window waiting."""
         self._pending = None
         took = time.perf_counter() - self._started
         self.timer.setInterval(max(REFRESH_MS, int(3000 * took)))  # a slow history is not queried back to back
-        stats, modules, evolve = result
+        stats, modules, evolve, jobs = result
         self.stats = stats
         self._steps = [lambda: self._show_cards(stats), lambda: self._show_tasks(stats),
                        lambda: self._show_latency(stats), lambda: self._show_tables(stats),
                        lambda: self._show_cost(stats), lambda: self._show_modules(modules),
-                       lambda: self._show_evolution(evolve), lambda: self._show_status(stats)]
+                       lambda: self._show_evolution(evolve), lambda: self._show_jobs(jobs),
+                       lambda: self._show_status(stats)]
         self._draw_next()
 
     def _draw_next(self) -> None:
@@ -306,6 +312,14 @@ class DashboardPanel(Panel):
         for row, status in enumerate(statuses):
             item = self.module_table.item(row, 3)
             item.setBackground(QColor(HEALTH_COLOURS.get(status.health, "#95a5a6")))
+
+    def _show_jobs(self, jobs: list[Any]) -> None:
+        def size(value: int | None) -> str:
+            return human_size(value) if value else "—"
+
+        _fill(self.job_table, [[j.name, j.state, f"{max(0.0, (j.finished_at or time.time()) - j.started_at):.1f} s",
+                                size(j.peak_ram_bytes), size(j.peak_gpu_bytes),
+                                f"{j.peak_gpu_util:.0f} %" if j.peak_gpu_util is not None else "—"] for j in jobs])
 
     def _show_evolution(self, status: dict[str, Any]) -> None:
         rate = status.get("success_rate") or []
