@@ -190,3 +190,17 @@ def test_the_core_rolls_up_records_past_the_retention_age_at_start(nexus_home: P
         assert core.store.query_one("SELECT SUM(calls) FROM llm_calls_daily")[0] == 2
     finally:
         core.close()
+
+
+def test_a_history_damaged_while_the_app_runs_is_reported_not_raised(tmp_path: Path) -> None:
+    """(A store damaged before start-up is caught when it opens, with its own recovery; this is the rest.)"""
+    path = tmp_path / "nexus.db"
+    with Store(path) as store:
+        _records(store)
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        size = path.stat().st_size
+        with path.open("r+b") as handle:  # garbage over the pages after the schema (the call table's among them)
+            handle.seek(size // 4)
+            handle.write(b"\xff" * (size // 2))
+        stats = CallStatistics(store).compute(CallFilter(T0, T0 + 300 * 60))
+    assert stats.problems and "cannot be read" in stats.problems[0] and "nexus store check" in stats.problems[0]
