@@ -72,7 +72,11 @@ def test_cpu_limit(use_bwrap: bool) -> None:
 
 
 def test_memory_limit(use_bwrap: bool) -> None:
-    result = Sandbox(limits=FAST, use_bubblewrap=use_bwrap).run_code("b = [bytearray(20_000_000) for _ in range(100)]")
+    # CPU and wall allowances with room to spare: on a loaded machine the interpreter's start-up alone once used
+    # FAST's 1 s of CPU, and the run was (rightly) stopped for CPU time before it could reach the memory limit.
+    limits = replace(FAST, cpu_s=5, wall_s=10.0)
+    sandbox = Sandbox(limits=limits, use_bubblewrap=use_bwrap)
+    result = sandbox.run_code("b = [bytearray(20_000_000) for _ in range(100)]")
     assert result.limit_hit == "memory" and "MemoryError" in result.stderr
 
 
