@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -433,7 +434,7 @@ def test_switching_conversations_while_one_answers(panel, server, qtbot) -> None
     assert stored(panel, other.id) == [("user", "an older question", "complete")]
 
 
-@pytest.mark.skipif(__import__("shutil").which("espeak-ng") is None, reason="espeak-ng is not installed")
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 def test_an_answer_is_read_aloud_sentence_by_sentence(panel, server, qtbot) -> None:  # type: ignore[no-untyped-def]
     from app.speech_playback import SpeechPlayback
     from nexus_core.media.playback import AudioPlayer
