@@ -450,7 +450,7 @@ def test_an_answer_is_read_aloud_sentence_by_sentence(panel, server, qtbot) -> N
     panel._speech.player.output = ("null", "-")  # ffmpeg's null output stands in for the missing sound card
     answer.speak_button.click()
     media = panel.ctx.core.media
-    qtbot.waitUntil(lambda: len(media.items()) == 1, timeout=30_000)
-    item = media.items()[0]
+    qtbot.waitUntil(lambda: len(media.items()) == 1 and panel._speech.job_id is None, timeout=30_000)
+    item = media.items()[0]  # (the stream ends when the GUI hears that the job ended, after its gallery entry)
     assert item.params["text"] == "Sure. Run this:\n(code block).\nIt lists every file."  # code and markup not read
     assert len(panel._speech.player.fed) == 3 and panel._speech.player.wait(10) == 0
