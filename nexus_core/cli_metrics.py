@@ -2,6 +2,7 @@
 
     nexus metrics serve [--port 9464] [--address 127.0.0.1]   # until Ctrl-C
     nexus metrics show                                         # one exposition on stdout
+    nexus metrics otlp-header NAME                             # a header for the OTLP spans (value on stdin)
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import argparse
 import threading
 from typing import Any
+
+from nexus_core.errors import NexusError
 
 
 def add_parser(sub: Any) -> None:
@@ -20,13 +23,28 @@ def add_parser(sub: Any) -> None:
     q.set_defaults(func=run)
     q = msub.add_parser("show", help="print what a scrape returns now")
     q.set_defaults(func=run)
+    q = msub.add_parser("otlp-header", help="send a header with the OTLP spans (value read from stdin, kept in the "
+                                            "credential store)")
+    q.add_argument("name", help="e.g. Authorization")
+    q.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from nexus_core.core import Core
+    from nexus_core.cli import open_core_for_providers
 
-    core = Core.open(args.data_dir)
+    core = open_core_for_providers(args)  # unlocks a passphrase vault from $NEXUS_CREDENTIALS_PASSPHRASE
     try:
+        if args.metrics_command == "otlp-header":
+            import getpass
+            import sys
+
+            value = getpass.getpass(f"{args.name}: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+            if not value:
+                raise NexusError("No value was given.", hint=f"echo VALUE | nexus metrics otlp-header {args.name}")
+            core.observability.set_otlp_header(args.name, value)
+            core.save_settings()
+            print(f"the OTLP spans will carry {args.name} (its value is in the credential store)")
+            return 0
         core.telemetry.start()
         if args.metrics_command == "show":
             core.telemetry.sample_once()

@@ -61,6 +61,9 @@ class Settings(BaseModel):
                                  "unless you want other machines to scrape it.")
     otlp_endpoint: str | None = Field(None, description="Send each LLM call as an OpenTelemetry span to this OTLP/HTTP "
                                       "collector (e.g. http://127.0.0.1:4318); off when empty.")
+    otlp_header_names: list[str] = Field(default_factory=list, description="Headers sent with the OTLP spans (e.g. "
+                                         "Authorization); their values live in the credential store (nexus metrics "
+                                         "otlp-header NAME), never here.")
     calls_retention_days: float = Field(90.0, ge=1.0, le=3650.0, description="Days LLM call records are kept one "
                                         "by one; older ones are rolled up into daily totals at start-up.")
     image_model: Path | None = Field(None, description="The diffusers folder the image tool and the Media panel "

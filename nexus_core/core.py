@@ -129,7 +129,7 @@ class Core:
         # where keys are entered, and the passphrase dialog repeats it.
         problems = [*loaded.problems, *providers.problems, *routing.problems]
         _roll_up_old_calls(store, runner, settings.calls_retention_days)
-        observability = ObservabilityService(store, calls, telemetry, modules, settings, runner)
+        observability = ObservabilityService(store, calls, telemetry, modules, settings, runner, credentials)
         problems += observability.apply_settings()
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
                    chat, tools, models, library, modules, pipelines, distill, builder, evolve,

@@ -14,8 +14,10 @@ from nexus_core.store import Store
 
 
 class ObservabilityService:
-    def __init__(self, store: Store, calls: Any, telemetry: Any, modules: Any, settings: Any, runner: Any) -> None:
+    def __init__(self, store: Store, calls: Any, telemetry: Any, modules: Any, settings: Any, runner: Any,
+                 credentials: Any = None) -> None:
         self.stats = CallStatistics(store)
+        self.credentials = credentials
         self.jobs = JobResources(store, runner, telemetry)
         self.calls, self.telemetry, self.modules, self.settings = calls, telemetry, modules, settings
         self.metrics: MetricsServer | None = None
@@ -51,7 +53,12 @@ class ObservabilityService:
                 problems.append(f"otlp_endpoint {endpoint!r} in settings.json is not an http(s) URL; no spans are "
                                 "sent.")
             else:
-                self.otlp = OtlpExporter(self.calls, endpoint)
+                try:
+                    headers = self.otlp_headers()
+                except NexusError as exc:
+                    problems.append(f"OTLP spans are not sent: {exc.user_message()}")
+                else:
+                    self.otlp = OtlpExporter(self.calls, endpoint, headers=headers)
         if self.settings.metrics_port is None:
             self.stop_metrics()
             return problems
@@ -61,9 +68,33 @@ class ObservabilityService:
             problems.append(exc.user_message())
         return problems
 
+    def otlp_headers(self) -> dict[str, str]:
+        """The configured OTLP headers with their values from the credential store (a missing one is an error)."""
+        headers = {}
+        for name in self.settings.otlp_header_names:
+            value = self.credentials.get(otlp_header_key(name)) if self.credentials is not None else None
+            if value is None:
+                raise NexusError(f"the value of the OTLP header {name!r} is not in the credential store.",
+                                 hint=f"Set it: nexus metrics otlp-header {name}")
+            headers[name] = value
+        return headers
+
+    def set_otlp_header(self, name: str, value: str) -> None:
+        """Keep a header's value in the credential store and its name in the settings (the caller saves them)."""
+        if not name or not all(c.isalnum() or c in "-_" for c in name):
+            raise NexusError(f"{name!r} is not a header name.", hint="Use letters, digits and dashes, e.g. "
+                                                                     "Authorization.")
+        self.credentials.set(otlp_header_key(name), value)
+        if name not in self.settings.otlp_header_names:
+            self.settings.otlp_header_names.append(name)
+
     def close(self) -> None:
         self.jobs.close()
         self.stop_metrics()
         if self.otlp is not None:
             self.otlp.close()
             self.otlp = None
+
+
+def otlp_header_key(name: str) -> str:
+    return f"otlp-header:{name}"

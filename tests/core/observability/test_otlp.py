@@ -23,6 +23,7 @@ class Collector:
 
     def __init__(self, status: int = 200) -> None:
         self.posts: list[tuple[str, dict]] = []
+        self.headers: list[dict[str, str]] = []
         self.status = status
         outer = self
 
@@ -30,6 +31,7 @@ class Collector:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.posts.append((self.path, json.loads(body)))
+                outer.headers.append(dict(self.headers))
                 self.send_response(outer.status)
                 self.end_headers()
 
@@ -117,3 +119,37 @@ def test_the_settings_switch_the_exporter(nexus_home: Path, collector: Collector
         assert "not an http(s) URL" in problem and core.observability.otlp is None
     finally:
         core.close()
+
+
+def test_header_values_come_from_the_credential_store_never_the_settings(
+        nexus_home: Path, collector: Collector, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from nexus_core.cli import main
+    from tests.support.memory_keyring import MemoryKeyring
+
+    secret = "Basic cGstbGY6c2stbGY="
+    keyring = MemoryKeyring()
+    core = Core.open(nexus_home, keyring_backend=keyring)
+    try:
+        core.settings.otlp_endpoint = collector.url
+        core.settings.otlp_header_names = ["Authorization"]
+        [problem] = core.observability.apply_settings()  # named, but no value stored yet
+        assert "not in the credential store" in problem and "otlp-header Authorization" in problem
+        assert core.observability.otlp is None
+        core.observability.set_otlp_header("Authorization", secret)
+        core.save_settings()
+        assert core.observability.apply_settings() == [] and core.observability.otlp is not None
+        core.calls.record(CallRecord(provider="p", request_model="m", latency_ms=3.0))
+        assert core.observability.otlp.flush(10)
+    finally:
+        core.close()
+    assert collector.headers[-1]["Authorization"] == secret
+    settings_text = (nexus_home / "settings.json").read_text()
+    assert "Authorization" in settings_text and secret not in settings_text
+    monkeypatch.setattr("sys.stdin", io.StringIO("Bearer abc\n"))
+    monkeypatch.setenv("NEXUS_CREDENTIALS_PASSPHRASE", "correct horse battery")  # a machine without a keyring
+    home = nexus_home.parent / "cli-home"
+    assert main(["--data-dir", str(home), "metrics", "otlp-header", "X-Scope-OrgID"]) == 0
+    assert "X-Scope-OrgID" in (home / "settings.json").read_text()
+    assert b"Bearer abc" not in (home / "settings.json").read_bytes() + (home / "credentials.vault").read_bytes()
