@@ -147,9 +147,10 @@ def test_header_values_come_from_the_credential_store_never_the_settings(
     assert collector.headers[-1]["Authorization"] == secret
     settings_text = (nexus_home / "settings.json").read_text()
     assert "Authorization" in settings_text and secret not in settings_text
-    monkeypatch.setattr("sys.stdin", io.StringIO("Bearer abc\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("otlp-test-token-5b8e2c\n"))
     monkeypatch.setenv("NEXUS_CREDENTIALS_PASSPHRASE", "correct horse battery")  # a machine without a keyring
     home = nexus_home.parent / "cli-home"
     assert main(["--data-dir", str(home), "metrics", "otlp-header", "X-Scope-OrgID"]) == 0
     assert "X-Scope-OrgID" in (home / "settings.json").read_text()
-    assert b"Bearer abc" not in (home / "settings.json").read_bytes() + (home / "credentials.vault").read_bytes()
+    written = (home / "settings.json").read_bytes() + (home / "credentials.vault").read_bytes()
+    assert b"otlp-test-token-5b8e2c" not in written  # (a unique value: known secrets are masked process-wide)
