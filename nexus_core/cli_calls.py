@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     print("\ntask types: " + ", ".join(f"{task} {n}" for task, n in stats.by_task.items()))
     print("routing:    " + ", ".join(f"{tier} → {model} {n}" for (tier, model), n in
                                       sorted(stats.tier_flow.items(), key=lambda kv: -kv[1])))
+    if stats.approximate:
+        print("\n(percentiles counted in 5 %-wide latency buckets, from hourly or daily totals: within a few percent)")
     return 0
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-BASE = 1.05
+from nexus_core.store.functions import log_bucket
+
+BASE = 1.05  # also in the store's hourly-aggregate triggers (migration 0008)
 
 
 def bucket(ms: float) -> int:
-    return math.floor(math.log(max(ms, 0.01)) / math.log(BASE))
+    return log_bucket(ms, BASE)
 
 
 def histogram(values: list[float]) -> Counter[int]:

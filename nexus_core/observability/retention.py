@@ -92,7 +92,10 @@ def roll_up(store: Store, retention_days: float, now: float | None = None) -> in
                 (*key, group["calls"], group["fallbacks"], group["input_tokens"], group["output_tokens"],
                  group["cost_usd"], group["generating_tokens"], group["generating_s"], _encode(lat_hist),
                  _encode(ttft_hist)))
-        conn.execute("DELETE FROM llm_calls WHERE started_at < ?", (cutoff,))
+        conn.execute("DELETE FROM llm_calls WHERE started_at < ?", (cutoff,))  # the store's triggers take them
+        # out of the hourly aggregates, leaving empty rows behind
+        for table in ("llm_calls_hourly", "llm_latency_hourly"):
+            conn.execute(f"DELETE FROM {table} WHERE hour <= ? AND calls <= 0", (cutoff,))
     return len(rows)
 
 

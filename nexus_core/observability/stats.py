@@ -1,9 +1,11 @@
 """Statistics over the LLM call records: what the dashboard and ``nexus calls`` show.
 
-Counts, sums and groupings run in SQLite (``started_at`` is indexed); latency percentiles are exact, from the
-latencies of the range. Days older than the retention age come from the daily roll-ups (whole days), whose
-latency histograms give percentiles within a few percent (``approximate`` says so). Everything is read-only
-and runs off the GUI thread.
+Up to ``EXACT_LIMIT`` calls in a range, everything comes from the records (``started_at`` is indexed) and the
+latency percentiles are exact. Larger ranges read the hourly aggregates the store keeps as calls are recorded
+(its triggers), plus the records of the partial hours at the range's ends, so a million records cost a few
+thousand rows; their percentiles come from latency histograms, within a few percent (``approximate`` says so).
+Days older than the retention age come from the daily roll-ups (whole days), also as histograms. Everything is
+read-only and runs off the GUI thread.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 import sqlite3
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,9 +39,12 @@ from nexus_core.observability.retention import decode_hist, rollup_days
 from nexus_core.store import Store
 
 PERCENTILES = (50, 95, 99)
-EXACT_LIMIT = 200_000  # timed calls in a range up to which percentiles are exact
+EXACT_LIMIT = 50_000  # calls in a range up to which everything is read from the records (exact percentiles)
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
 _UNIT_S = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+_HOUR = 3600  # the width of the store's aggregates (llm_calls_hourly, llm_latency_hourly)
+_TIMED = f"{LATENCY} >= 0 AND {LATENCY} < 1e12"  # a broken clock's records left out of the latencies
+_FIRST = f"{TTFT} >= 0 AND {TTFT} <= {LATENCY}"
 
 
 class StatsError(NexusError):
@@ -162,7 +167,12 @@ class CallStatistics:
         stats = CallStats(flt.since, flt.until)
         try:
             with self.store.reader() as conn:
-                self._fill(stats, _Rows(conn), flt, time_buckets, prices, exact_limit)
+                db = _Rows(conn)
+                hours = _whole_hours(db, flt)
+                if hours is not None and db.all(*_hourly_count(flt, hours))[0][0] > exact_limit:
+                    self._fill_hourly(stats, db, flt, hours, time_buckets, prices)
+                else:
+                    self._fill(stats, db, flt, time_buckets, prices, exact_limit)
         except sqlite3.DatabaseError as exc:
             stats.problems.append(f"The call history cannot be read ({exc}); the store may be damaged: "
                                   "nexus store check says more.")
@@ -170,19 +180,68 @@ class CallStatistics:
 
     def _fill(self, stats: CallStats, db: _Rows, flt: CallFilter, time_buckets: int,
               prices: dict[str, tuple[float, float]] | None, exact_limit: int) -> None:
-        """One grouped scan gives every count, sum and cost; then the latencies (see ``_latencies``)."""
-        first, last = db.all("SELECT MIN(started_at), MAX(started_at) FROM llm_calls", [])[0]
-        covered = first is not None and min(flt.until, last) - max(flt.since, first) > 0.5 * (last - first)
-        where, params = flt.where(scan=covered)
-        generating = f"{LATENCY} > {TTFT} AND {TTFT} >= 0 AND {TOKENS_OUT} > 0"
+        """From the records themselves: one grouped scan gives every count, sum and cost; then the latencies."""
         models = _Models()
+        where, params = _record_where(db, flt)
+        self._scan(stats, models, db, flt, where, params, prices)
+        if stats.calls:
+            slots = _Slots(flt.since, max(1.0, (flt.until - flt.since) / time_buckets), time_buckets)
+            self._latencies(stats, models, db, where, params, slots, exact_limit)
+        self._finish(stats, models, db, flt)
+
+    def _fill_hourly(self, stats: CallStats, db: _Rows, flt: CallFilter, hours: tuple[int, int],
+                     time_buckets: int, prices: dict[str, tuple[float, float]] | None) -> None:
+        """From the hourly aggregates the store keeps (a few thousand rows however many records), plus the records
+        of the partial hours at the range's two ends. Latency percentiles come from histograms (within a few
+        percent, ``approximate``) and the latency-over-time points are whole hours apart at least."""
+        stats.approximate = True
+        models, over_time = _Models(), _OverTime()
+        first, last = hours
+        width = _HOUR * max(1, math.ceil((flt.until - flt.since) / time_buckets / _HOUR))
+        slots = _Slots(first, width, max(1, math.ceil((last - first) / width)))
+        where, params = _hour_where(flt, first, last)
+        days = _local_days(first, last)
+        for day, *group in db.all(
+                f"WITH days(day, start, stop) AS (VALUES {', '.join(f'({d!r}, {a}, {b})' for d, a, b in days)}) "
+                "SELECT days.day, provider, model, task_type, tier, NULLIF(module_context, ''), SUM(calls), "
+                "SUM(CASE WHEN outcome = 'error' THEN calls ELSE 0 END), TOTAL(input_tokens), TOTAL(output_tokens), "
+                "TOTAL(cost_usd), SUM(fallbacks), TOTAL(unpriced_input_tokens), TOTAL(unpriced_output_tokens), "
+                "TOTAL(generating_tokens), TOTAL(generating_s) "
+                f"FROM llm_calls_hourly JOIN days ON hour >= days.start AND hour < days.stop WHERE {where} "
+                "GROUP BY 1, 2, 3, 4, 5, 6 HAVING SUM(calls) > 0", params):
+            _add_group(stats, models, str(day), tuple(group), prices)
+        for provider, model, kind, index, value, n in db.all(  # one pass: per model, and per model and slot
+                f"SELECT provider, model, kind, {slots.sql('hour')}, bucket, SUM(calls) FROM llm_latency_hourly "
+                f"WHERE {where} GROUP BY 1, 2, 3, 4, 5 HAVING SUM(calls) > 0", params):
+            key = (str(provider), str(model))
+            if kind == "latency":
+                models.rolled[key][int(value)] += int(n)
+                over_time[(f"{provider}/{model}", int(index))][int(value)] += int(n)
+            else:
+                models.rolled_ttft[key][int(value)] += int(n)
+        for edge in (replace(flt, until=min(first, flt.until)), replace(flt, since=max(last, flt.since))):
+            if edge.until > edge.since:
+                edge_where, edge_params = _record_where(db, edge)
+                self._scan(stats, models, db, edge, edge_where, edge_params, prices)
+                self._histograms(models, over_time, db, edge_where, edge_params, slots)
+        over_time.points(stats, slots)
+        self._finish(stats, models, db, flt)
+
+    def _finish(self, stats: CallStats, models: _Models, db: _Rows, flt: CallFilter) -> None:
+        self._rollups(stats, models, db, flt)
+        models.finish(stats)
+        stats.by_task = dict(sorted(stats.by_task.items(), key=lambda kv: -kv[1]))
+        stats.by_module = dict(sorted(stats.by_module.items(), key=lambda kv: -kv[1]))
+
+    def _scan(self, stats: CallStats, models: _Models, db: _Rows, flt: CallFilter, where: str, params: list[Any],
+              prices: dict[str, tuple[float, float]] | None) -> None:
+        generating = f"{LATENCY} > {TTFT} AND {TTFT} >= 0 AND {TOKENS_OUT} > 0"
         midnight = datetime.fromtimestamp(flt.since).replace(hour=0, minute=0, second=0, microsecond=0)
         day0 = midnight.timestamp()
         # Days counted from the first local midnight (SQLite's 'localtime' per row costs more than the rest of the
         # scan); a day with a daylight-saving change is an hour off at its end.
         day_index = f"CAST((started_at - {day0!r}) / 86400 AS INTEGER)"
-        for (day, provider, model, task, tier, module, n, errors, t_in, t_out, cost, fallbacks, free_in, free_out,
-             gen_tokens, gen_s) in db.all(
+        for day, *group in db.all(
                 f"SELECT {day_index}, {PROVIDER}, {MODEL}, COALESCE({TASK}, 'unknown'), "
                 f"COALESCE({TIER}, 'pinned'), {MODULE}, COUNT(*), SUM({OUTCOME} = 'error'), TOTAL({TOKENS_IN}), "
                 f"TOTAL({TOKENS_OUT}), TOTAL({COST}), SUM({ATTEMPT} > 1), "
@@ -191,77 +250,45 @@ class CallStatistics:
                 f"TOTAL(CASE WHEN {generating} THEN {TOKENS_OUT} END), "
                 f"TOTAL(CASE WHEN {generating} THEN ({LATENCY} - {TTFT}) / 1000.0 END) "
                 f"FROM llm_calls WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6", params):
-            name, key, task, tier = f"{provider}/{model}", (str(provider), str(model)), str(task), str(tier)
-            day = (midnight + timedelta(days=int(day))).strftime("%Y-%m-%d")
-            stats.calls += n
-            stats.errors += int(errors or 0)
-            stats.input_tokens += int(t_in)
-            stats.output_tokens += int(t_out)
-            stats.cost_usd += float(cost)
-            stats.fallbacks += int(fallbacks or 0)
-            _add(stats.by_task, task, n)
-            _add(stats.model_by_task, (name, task), n)
-            _add(stats.tier_flow, (tier, name), n)
-            if module is not None:
-                _add(stats.by_module, str(module), n)
-            if cost > 0:
-                _add(stats.cost_by_day, (str(day), str(provider), task), float(cost))
-            price = (prices or {}).get(name)
-            if price is not None and (free_in or free_out):  # recorded without a price: today's table prices it
-                estimate = (free_in * price[0] + free_out * price[1]) / 1e6
-                stats.cost_usd += estimate
-                stats.estimated_cost_usd += estimate
-                _add(stats.cost_by_day, (str(day), str(provider), task), estimate)
-            models.count(key, n, int(errors or 0))
-            models.generating[key][0] += gen_tokens
-            models.generating[key][1] += gen_s
-        if stats.calls:
-            self._latencies(stats, models, db, where, params, time_buckets, exact_limit)
-        self._rollups(stats, models, db, flt)
-        models.finish(stats)
-        stats.by_task = dict(sorted(stats.by_task.items(), key=lambda kv: -kv[1]))
-        stats.by_module = dict(sorted(stats.by_module.items(), key=lambda kv: -kv[1]))
+            _add_group(stats, models, (midnight + timedelta(days=int(day))).strftime("%Y-%m-%d"), tuple(group),
+                       prices)
 
     def _latencies(self, stats: CallStats, models: _Models, db: _Rows, where: str, params: list[Any],
-                   time_buckets: int, exact_limit: int) -> None:
+                   slots: _Slots, exact_limit: int) -> None:
         """Exact percentiles (each model's latencies sorted by SQLite, read as one column) up to ``exact_limit``
-        timed calls; above that, histograms counted by SQLite (the buckets of the roll-ups), which is what keeps
-        a million records to a few seconds; ``approximate`` then says so."""
-        timed = f"{where} AND {LATENCY} >= 0 AND {LATENCY} < 1e12"  # a broken clock's records left out
-        first = f"{timed} AND {TTFT} >= 0 AND {TTFT} <= {LATENCY}"
-        width = max(1.0, (stats.until - stats.since) / time_buckets)
-        slot = f"CAST((started_at - {float(stats.since)!r}) / {width!r} AS INTEGER)"
+        timed calls; above that, histograms counted by SQLite (the buckets of the roll-ups); ``approximate``
+        then says so."""
+        timed = f"{where} AND {_TIMED}"
         count = db.all(f"SELECT COUNT(*) FROM llm_calls WHERE {timed}", params)[0][0]
-        if count > exact_limit and db.has_math():
+        if count > exact_limit:
             stats.approximate = True
-            self._histograms(stats, models, db, params, timed, first, slot, width)
+            over_time = _OverTime()
+            self._histograms(models, over_time, db, where, params, slots)
+            over_time.points(stats, slots)
             return
+        first = f"{timed} AND {_FIRST}"
         for target, column, condition in ((models.latencies, LATENCY, timed), (models.ttfts, TTFT, first)):
             for (provider, model), values in db.sorted_groups(f"{PROVIDER}, {MODEL}", column, condition, params):
                 target[(str(provider), str(model))] = values
-        for (name, index), values in db.sorted_groups(f"{PROVIDER} || '/' || {MODEL}, {slot}", LATENCY, timed,
-                                                      params):
+        for (name, index), values in db.sorted_groups(f"{PROVIDER} || '/' || {MODEL}, {slots.sql('started_at')}",
+                                                      LATENCY, timed, params):
             stats.latency_over_time.setdefault(str(name), []).append(
-                (stats.since + (index + 0.5) * width, *(round(percentile(values, p), 2) for p in PERCENTILES)))
+                (slots.middle(index), *(round(percentile(values, p), 2) for p in PERCENTILES)))
 
-    def _histograms(self, stats: CallStats, models: _Models, db: _Rows, params: list[Any], timed: str, first: str,
-                    slot: str, width: float) -> None:
-        def bucket(column: str) -> str:
-            return f"CAST(floor(ln(max({column}, 0.01)) / ln({BASE!r})) AS INTEGER)"
-
-        for target, column, condition in ((models.rolled, LATENCY, timed), (models.rolled_ttft, TTFT, first)):
+    def _histograms(self, models: _Models, over_time: _OverTime, db: _Rows, where: str, params: list[Any],
+                    slots: _Slots) -> None:
+        """The records' latencies counted into histograms by SQLite: per model, and per model and time slot."""
+        timed = f"{where} AND {_TIMED}"
+        for target, column, condition in ((models.rolled, LATENCY, timed), (models.rolled_ttft, TTFT,
+                                                                             f"{timed} AND {_FIRST}")):
             for provider, model, index, n in db.all(
-                    f"SELECT {PROVIDER}, {MODEL}, {bucket(column)}, COUNT(*) FROM llm_calls WHERE {condition} "
-                    "GROUP BY 1, 2, 3", params):
+                    f"SELECT {PROVIDER}, {MODEL}, {db.bucket(column)}, COUNT(*) FROM llm_calls "
+                    f"WHERE {condition} GROUP BY 1, 2, 3", params):
                 target[(str(provider), str(model))][int(index)] += int(n)
-        over_time: dict[tuple[str, int], Counter[int]] = defaultdict(Counter)
         for name, index, value, n in db.all(
-                f"SELECT {PROVIDER} || '/' || {MODEL}, {slot}, {bucket(LATENCY)}, COUNT(*) FROM llm_calls "
-                f"WHERE {timed} GROUP BY 1, 2, 3", params):
+                f"SELECT {PROVIDER} || '/' || {MODEL}, {slots.sql('started_at')}, {db.bucket(LATENCY)}, COUNT(*) "
+                f"FROM llm_calls WHERE {timed} GROUP BY 1, 2, 3", params):
             over_time[(str(name), int(index))][int(value)] += int(n)
-        for (name, index), hist in sorted(over_time.items(), key=lambda kv: kv[0][1]):
-            stats.latency_over_time.setdefault(name, []).append(
-                (stats.since + (index + 0.5) * width, *(round(hist_percentile(hist, p), 2) for p in PERCENTILES)))
 
     def _rollups(self, stats: CallStats, models: _Models, db: _Rows, flt: CallFilter) -> None:
         """Add the daily roll-ups of the days the range touches (records older than the retention age)."""
@@ -309,6 +336,113 @@ class CallStatistics:
             series.sort()
 
 
+class _Slots:
+    """The time slots of the latency-over-time chart: ``count`` slots of ``width`` seconds from ``origin``."""
+
+    def __init__(self, origin: float, width: float, count: int) -> None:
+        self.origin, self.width, self.count = origin, width, count
+
+    def sql(self, column: str) -> str:
+        """The slot of each row's time; times just outside the range count in the first or last slot."""
+        return (f"MAX(0, MIN({self.count - 1}, CAST(({column} - {float(self.origin)!r}) / {float(self.width)!r} "
+                "AS INTEGER)))")
+
+    def middle(self, index: int) -> float:
+        return self.origin + (index + 0.5) * self.width
+
+
+class _OverTime(defaultdict[tuple[str, int], Counter[int]]):
+    """Latency histograms per ("provider/model", time slot), turned into the chart's percentile points."""
+
+    def __init__(self) -> None:
+        super().__init__(Counter)
+
+    def points(self, stats: CallStats, slots: _Slots) -> None:
+        for (name, index), hist in sorted(self.items(), key=lambda kv: kv[0][1]):
+            if hist:
+                stats.latency_over_time.setdefault(name, []).append(
+                    (slots.middle(index), *(round(hist_percentile(hist, p), 2) for p in PERCENTILES)))
+
+
+def _record_where(db: _Rows, flt: CallFilter) -> tuple[str, list[Any]]:
+    """The records' condition; when the range holds most of the table, read it in order rather than through the
+    time index (no lookup per row)."""
+    # (two statements: SQLite reads MIN or MAX alone from the index's ends, both together by a full scan)
+    first = db.all("SELECT MIN(started_at) FROM llm_calls", [])[0][0]
+    last = db.all("SELECT MAX(started_at) FROM llm_calls", [])[0][0]
+    covered = first is not None and min(flt.until, last) - max(flt.since, first) > 0.5 * (last - first)
+    return flt.where(scan=covered)
+
+
+def _whole_hours(db: _Rows, flt: CallFilter) -> tuple[int, int] | None:
+    """The whole hours inside the range that the aggregates hold (clipped to the hours that have any), or None
+    when there are none: the rest of the range is read from the records."""
+    low = db.all("SELECT MIN(hour) FROM llm_calls_hourly", [])[0][0]
+    high = db.all("SELECT MAX(hour) FROM llm_calls_hourly", [])[0][0]
+    if low is None:
+        return None
+    first = max(math.ceil(flt.since / _HOUR) * _HOUR, int(low))
+    last = min(math.floor(flt.until / _HOUR) * _HOUR, int(high) + _HOUR)
+    return (first, last) if last > first else None
+
+
+def _hour_where(flt: CallFilter, first: int, last: int) -> tuple[str, list[Any]]:
+    clauses, params = ["hour >= ?", "hour < ?"], [first, last]
+    for column, value in (("provider", flt.provider), ("model", flt.model), ("task_type", flt.task_type)):
+        if value:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return " AND ".join(clauses), params
+
+
+def _hourly_count(flt: CallFilter, hours: tuple[int, int]) -> tuple[str, list[Any]]:
+    """About how many calls the range holds (its partial end hours counted whole): decides exact or counted."""
+    where, params = _hour_where(flt, math.floor(flt.since / _HOUR) * _HOUR, math.ceil(flt.until / _HOUR) * _HOUR)
+    return f"SELECT TOTAL(calls) FROM llm_calls_hourly WHERE {where}", params
+
+
+def _local_days(first: float, last: float) -> list[tuple[str, float, float]]:
+    """The local days from ``first`` to ``last``: (YYYY-MM-DD, start, end) in epoch seconds, daylight saving
+    included (a day may be 23 or 25 hours long)."""
+    day = datetime.fromtimestamp(first).replace(hour=0, minute=0, second=0, microsecond=0)
+    days = []
+    while day.timestamp() < last:
+        following = day + timedelta(days=1)
+        days.append((day.strftime("%Y-%m-%d"), day.timestamp(), following.timestamp()))
+        day = following
+    return days
+
+
+def _add_group(stats: CallStats, models: _Models, day: str, group: tuple[Any, ...],
+               prices: dict[str, tuple[float, float]] | None) -> None:
+    """Count one group of calls (one day, provider, model, task type, tier and module) into the statistics."""
+    (provider, model, task, tier, module, n, errors, t_in, t_out, cost, fallbacks, free_in, free_out, gen_tokens,
+     gen_s) = group
+    name, key, task, tier = f"{provider}/{model}", (str(provider), str(model)), str(task), str(tier)
+    stats.calls += n
+    stats.errors += int(errors or 0)
+    stats.input_tokens += int(t_in)
+    stats.output_tokens += int(t_out)
+    stats.cost_usd += float(cost)
+    stats.fallbacks += int(fallbacks or 0)
+    _add(stats.by_task, task, n)
+    _add(stats.model_by_task, (name, task), n)
+    _add(stats.tier_flow, (tier, name), n)
+    if module is not None:
+        _add(stats.by_module, str(module), n)
+    if cost > 0:
+        _add(stats.cost_by_day, (day, str(provider), task), float(cost))
+    price = (prices or {}).get(name)
+    if price is not None and (free_in or free_out):  # recorded without a price: today's table prices it
+        estimate = (free_in * price[0] + free_out * price[1]) / 1e6
+        stats.cost_usd += estimate
+        stats.estimated_cost_usd += estimate
+        _add(stats.cost_by_day, (day, str(provider), task), estimate)
+    models.count(key, n, int(errors or 0))
+    models.generating[key][0] += gen_tokens
+    models.generating[key][1] += gen_s
+
+
 class _Rows:
     """Reads in chunks, so the Python side (which holds the GIL) never runs long without letting the GUI
     thread in; SQLite's own work (scans, sorts) runs with the GIL released."""
@@ -317,6 +451,7 @@ class _Rows:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self._native: bool | None = None
 
     def all(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         cursor = self.conn.execute(sql, params)
@@ -338,13 +473,18 @@ class _Rows:
             offset += count
         return found
 
-    def has_math(self) -> bool:
-        """Does this SQLite build have its math functions (ln, floor)? Most do; some older ones do not."""
-        try:
-            self.conn.execute("SELECT floor(ln(2.0))").fetchone()
-        except sqlite3.OperationalError:
-            return False
-        return True
+    def bucket(self, column: str) -> str:
+        """The latency histogram's bucket of ``column`` in SQL: SQLite's own math functions where this build has
+        them (no call into Python per row), else the store's ``nexus_log_bucket``; both give the same buckets."""
+        if self._native is None:
+            try:
+                self.conn.execute("SELECT floor(ln(2.0))").fetchone()
+                self._native = True
+            except sqlite3.OperationalError:
+                self._native = False
+        if self._native:
+            return f"CAST(floor(ln(max({column}, 0.01)) / ln({BASE!r})) AS INTEGER)"
+        return f"nexus_log_bucket({column}, {BASE!r})"
 
     def column(self, sql: str, params: list[Any]) -> list[float]:
         cursor = self.conn.execute(sql, params)

@@ -18,6 +18,7 @@ from typing import Any
 
 from nexus_core.atomic import stamped_sibling
 from nexus_core.errors import StoreCorruptError, StoreError, StoreTooNewError
+from nexus_core.store.functions import register as register_functions
 from nexus_core.store.migrations import Migration, discover_migrations
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class Store:
             raise StoreError(f"The store cannot be opened ({exc}).", path=self.path,
                              hint="Check the data folder's permissions and free disk space.") from exc
         conn.row_factory = sqlite3.Row
+        register_functions(conn)
         try:
             current = _read_version(conn)  # read-only: a store we must refuse stays byte-identical
         except sqlite3.DatabaseError as exc:
@@ -138,6 +140,7 @@ class Store:
                 yield self.conn
             return
         conn = sqlite3.connect(f"{Path(self.path).absolute().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        register_functions(conn)
         try:
             yield conn
         finally:

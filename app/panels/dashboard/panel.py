@@ -238,7 +238,9 @@ class DashboardPanel(Panel):
         if self._steps:
             self._steps.pop(0)()
         if self._steps:
-            QTimer.singleShot(0, self._draw_next)
+            # a 1 ms timer, not 0: a zero timer's step runs in the same event-loop pass as the one before it,
+            # where input and paint events would wait for all of them
+            QTimer.singleShot(1, self._draw_next)
         elif self._dirty:
             self._dirty = False
             self.refresh()
@@ -246,8 +248,9 @@ class DashboardPanel(Panel):
     def _show_status(self, stats: CallStats) -> None:
         notes = list(stats.problems)
         if stats.approximate:
-            notes.append("Part of this range is older than the retention age: it comes from daily totals, and its "
-                         "percentiles are within a few percent.")
+            notes.append("Latency percentiles here are counted in 5 %-wide buckets (a range this large is read from "
+                         "hourly totals, and days past the retention age are kept as daily ones): within a few "
+                         "percent of the exact values.")
         if notes:
             (self.status.show_error if stats.problems else self.status.show_info)(" ".join(notes))
         else:

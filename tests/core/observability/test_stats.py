@@ -3,15 +3,18 @@ model × task matrix, routing flow, fallbacks, cost per day, filters, odd record
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from nexus_core.cli import main
-from nexus_core.observability.stats import CallFilter, CallStatistics, StatsError, parse_since
+from nexus_core.observability.stats import CallFilter, CallStatistics, CallStats, StatsError, parse_since
 from nexus_core.providers.records import CallRecord, CallRecorder
 from nexus_core.store import Store
 
@@ -76,19 +79,85 @@ def test_calls_recorded_without_a_price_are_priced_with_todays_table(store: Stor
     assert sum(c for (_d, p, _t), c in stats.cost_by_day.items() if p == "loc") == pytest.approx(expected)
 
 
-def test_large_ranges_count_latencies_in_histograms_within_a_few_percent(store: Store) -> None:
-    _records(store)
-    flt = CallFilter(T0, T0 + 300 * 60)
-    exact = CallStatistics(store).compute(flt)
-    counted = CallStatistics(store).compute(flt, exact_limit=100)  # 300 timed calls: counted by SQLite instead
+def _same_counts(a: CallStats, b: CallStats) -> None:
+    for name in ("calls", "errors", "fallbacks", "input_tokens", "output_tokens", "by_task", "model_by_task",
+                 "tier_flow", "by_module"):
+        assert getattr(a, name) == getattr(b, name), name
+    assert b.cost_usd == pytest.approx(a.cost_usd) and b.estimated_cost_usd == pytest.approx(a.estimated_cost_usd)
+    assert b.cost_by_day.keys() == a.cost_by_day.keys()
+    for key, cost in a.cost_by_day.items():
+        assert b.cost_by_day[key] == pytest.approx(cost), key
+
+
+def _close_percentiles(a: CallStats, b: CallStats) -> None:
+    for x, y in zip(a.models, b.models, strict=True):
+        assert (x.provider, x.model, x.calls, x.errors) == (y.provider, y.model, y.calls, y.errors)
+        for p in (50, 95, 99):  # from 5 %-wide buckets
+            assert y.latency_ms[p] == pytest.approx(x.latency_ms[p], rel=0.05)
+            assert y.ttft_ms[p] == pytest.approx(x.ttft_ms[p], rel=0.05)
+        assert y.output_tokens_per_s == pytest.approx(x.output_tokens_per_s, rel=1e-6)
+
+
+def test_large_ranges_read_the_hourly_aggregates_and_agree_with_the_records(store: Store) -> None:
+    _records(store)  # 5 hours of calls; the range starts and ends inside an hour
+    flt, prices = CallFilter(T0, T0 + 300 * 60), {"loc/small": (1.0, 4.0)}
+    exact = CallStatistics(store).compute(flt, prices=prices)
+    counted = CallStatistics(store).compute(flt, prices=prices, exact_limit=100)  # 300 calls: the aggregates
     assert counted.approximate and not exact.approximate
-    assert (counted.calls, counted.by_task, counted.tier_flow) == (exact.calls, exact.by_task, exact.tier_flow)
-    for a, b in zip(exact.models, counted.models, strict=True):
-        for p in (50, 95, 99):
-            assert b.latency_ms[p] == pytest.approx(a.latency_ms[p], rel=0.05)
-            assert b.ttft_ms[p] == pytest.approx(a.ttft_ms[p], rel=0.05)
+    _same_counts(exact, counted)
+    _close_percentiles(exact, counted)
+    for name, series in counted.latency_over_time.items():  # whole hours apart
+        times = [t for t, *_ in series]
+        assert len(series) == 4 and all(b - a == 3600 for a, b in itertools.pairwise(times)), name
+        assert all(p50 <= p95 <= p99 for _t, p50, p95, p99 in series)
+    filtered = CallFilter(T0, T0 + 300 * 60, provider="loc", task_type="chat")
+    _same_counts(CallStatistics(store).compute(filtered), CallStatistics(store).compute(filtered, exact_limit=10))
+
+
+def test_many_calls_inside_one_hour_are_counted_from_the_records(store: Store) -> None:
+    _records(store, spacing=10)  # 50 minutes: no whole hour to read from the aggregates
+    flt = CallFilter(T0, T0 + 3000)
+    exact = CallStatistics(store).compute(flt)
+    counted = CallStatistics(store).compute(flt, exact_limit=100)
+    assert counted.approximate and not exact.approximate
+    _same_counts(exact, counted)
+    _close_percentiles(exact, counted)
     assert {k: len(v) for k, v in counted.latency_over_time.items()} == \
         {k: len(v) for k, v in exact.latency_over_time.items()}
+
+
+def _hourly(conn: sqlite3.Connection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    calls = conn.execute("SELECT hour, provider, model, task_type, tier, outcome, module_context, calls, fallbacks, "
+                         "input_tokens, output_tokens, ROUND(cost_usd, 9), unpriced_input_tokens, "
+                         "unpriced_output_tokens, generating_tokens, ROUND(generating_s, 6) FROM llm_calls_hourly "
+                         "WHERE calls > 0 ORDER BY 1, 2, 3, 4, 5, 6, 7").fetchall()
+    latencies = conn.execute("SELECT * FROM llm_latency_hourly WHERE calls > 0 ORDER BY 1, 2, 3, 4, 5, 6").fetchall()
+    return calls, latencies
+
+
+def test_the_store_keeps_the_hourly_aggregates_as_records_come_and_go(tmp_path: Path) -> None:
+    """Kept by triggers as calls are recorded; filled from the records when an older store is upgraded; records
+    deleted (the roll-up) are taken out again; the latency buckets are the histograms' own."""
+    from nexus_core.observability.histogram import bucket
+    from nexus_core.store import discover_migrations
+
+    with Store(tmp_path / "old.db", migrations=discover_migrations()[:7]) as old:  # before the aggregates
+        _records(old, spacing=700)
+        assert old.query_one("SELECT name FROM sqlite_master WHERE name = 'llm_calls_hourly'") is None
+    with Store(tmp_path / "old.db") as upgraded, Store(tmp_path / "new.db") as recorded:
+        made = _records(recorded, spacing=700)
+        assert _hourly(upgraded.conn) == _hourly(recorded.conn)
+        calls, latencies = _hourly(recorded.conn)
+        assert sum(row[7] for row in calls) == 300 and sum(row[7] for row in calls if row[5] == "error") == 6
+        assert sum(row[11] for row in calls) == pytest.approx(0.2)
+        hour = int(made[0].started_at // 3600 * 3600)
+        first_hour = [r for r in made if int(r.started_at // 3600 * 3600) == hour]
+        assert sorted(b for h, _p, _m, _t, kind, b, n in latencies if h == hour and kind == "latency"
+                      for _ in range(n)) == sorted(bucket(r.latency_ms) for r in first_hour)
+        recorded.execute("DELETE FROM llm_calls WHERE started_at < ?", (T0 + 100 * 700,))
+        calls, latencies = _hourly(recorded.conn)
+        assert sum(row[7] for row in calls) == 200 and min(row[0] for row in calls) >= (T0 + 100 * 700) // 3600 * 3600
+        assert sum(n for *_k, kind, _b, n in latencies if kind == "latency") == 200
 
 
 def test_filters_and_ranges(store: Store) -> None:
@@ -148,6 +217,7 @@ def test_old_records_roll_up_into_days_and_the_numbers_stay(store: Store) -> Non
     folded = roll_up(store, retention_days=5, now=now)
     assert folded == sum(1 for r in made if r.started_at < now - 5 * 86400) and folded > 150
     assert store.query_one("SELECT COUNT(*) FROM llm_calls")[0] == 300 - folded
+    assert store.query_one("SELECT SUM(calls), MIN(calls) FROM llm_calls_hourly")[:] == (300 - folded, 1)
     assert roll_up(store, retention_days=5, now=now) == 0 and not pending(store, 5, now)
     after = CallStatistics(store).compute(everything)
     assert after.approximate and not before.approximate
@@ -204,3 +274,19 @@ def test_a_history_damaged_while_the_app_runs_is_reported_not_raised(tmp_path: P
             handle.write(b"\xff" * (size // 2))
         stats = CallStatistics(store).compute(CallFilter(T0, T0 + 300 * 60))
     assert stats.problems and "cannot be read" in stats.problems[0] and "nexus store check" in stats.problems[0]
+
+
+def test_sqlite_math_and_the_stores_function_give_the_same_buckets(store: Store) -> None:
+    """Counting from the records uses SQLite's math functions where the build has them; the store's triggers
+    use its Python function: a call must land in the same bucket either way."""
+    from nexus_core.observability.stats import _Rows
+
+    values = [0.0, 0.005, 0.01, 1.0, 1.05, 1.1025, 999.9999, 1e6, *(random.Random(5).uniform(0, 1e5)
+                                                                      for _ in range(3000))]
+    db = _Rows(store.conn)
+    native = db.bucket("v")
+    assert "ln(" in native  # this machine's SQLite has them
+    rows = store.conn.execute(
+        f"WITH t(v) AS (VALUES {', '.join(f'({v!r})' for v in values)}) "
+        f"SELECT {native}, nexus_log_bucket(v, 1.05) FROM t").fetchall()
+    assert [a for a, _b in rows] == [b for _a, b in rows]
