@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         # Enabled integration modules start in their sandboxed workers, after the first paint.
         core.runner.submit(lambda _ctx: core.modules.start_enabled(), name="Start integration modules")
         core.modules.start_monitor()
+        if core.settings.server_enabled and args.screenshot is None:  # the local server, when set to start with the app
+            core.runner.submit(lambda _ctx: core.server.start(), name="Start the local server")
         if core.settings.evolve_enabled and args.screenshot is None:  # the co-evolution loop, when switched on
             core.evolve.start_background(lambda fn, name: core.runner.submit(lambda _ctx: fn(), name=name))
         if core.problems:

@@ -49,6 +49,7 @@ class _PanelSlot(QWidget):
 
     def attach(self, panel: Panel) -> None:
         self._layout.removeWidget(self._notice)
+        self._notice.hide()  # (deleted on a later event-loop turn: until then it would still paint)
         self._notice.deleteLater()
         self._layout.addWidget(panel)
         panel.show()  # Qt would otherwise show it on the next event-loop turn

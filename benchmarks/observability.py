@@ -47,7 +47,7 @@ def fill(home: Path, count: int) -> float:
                    "task_type": tasks[i % 7], "tier": tier, "module_context": None, "provider_kind": "openai",
                    "attempt": 1, "latency_ms": latency, "ttft_ms": latency * 0.2,
                    "cost_usd": None if provider in ("ollama", "vllm") else 0.001, "outcome": "ok",
-                   "error_message": None}
+                   "error_message": None, "client": None}
             batch.append(tuple(row[a] for a in _COLUMNS))
             if len(batch) == 50_000:
                 with store.transaction() as conn:

@@ -237,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_pipeline,
         cli_providers,
         cli_sandbox,
+        cli_serve,
         cli_sli,
     )
 
@@ -251,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_pipeline.add_parser(sub)
     cli_providers.add_parser(sub)
     cli_sandbox.add_parser(sub)
+    cli_serve.add_parser(sub)
     cli_sli.add_parser(sub)
     return parser
 

@@ -22,17 +22,22 @@ def add_parser(sub: Any) -> None:
                        description="Send PROMPT and stream the answer. Without options the router picks the model "
                                    "from the model assignment table; the turn is saved as a conversation.")
     p.add_argument("prompt", help="what to ask ('-' reads it from stdin)")
-    p.add_argument("--base-url", help="talk to this OpenAI-compatible server directly (not saved), "
-                                      "e.g. http://127.0.0.1:11434/v1")
-    p.add_argument("--api-key-env", metavar="VAR", help="read the API key from environment variable VAR")
-    p.add_argument("--provider", metavar="NAME", help="use this saved provider (see `nexus providers list`)")
-    p.add_argument("--model", metavar="M", help="model id (with --provider/--base-url) or provider/model")
+    add_provider_options(p)
     p.add_argument("--conversation", metavar="ID", help="continue this conversation (id or unique prefix)")
     p.add_argument("--no-tools", action="store_true", help="answer without offering the agent's tools")
     p.add_argument("--yes", action="store_true", help="allow risky tools (shell, file writes, code) without asking; "
                                                       "headless runs deny them otherwise")
     p.add_argument("--json", action="store_true", help="print one JSON object with the answer and its facts")
     p.set_defaults(func=cmd_chat)
+
+
+def add_provider_options(p: argparse.ArgumentParser) -> None:
+    """--base-url, --api-key-env, --provider, --model: the model to use instead of the routing table's."""
+    p.add_argument("--base-url", help="talk to this OpenAI-compatible server directly (not saved), "
+                                      "e.g. http://127.0.0.1:11434/v1")
+    p.add_argument("--api-key-env", metavar="VAR", help="read the API key from environment variable VAR")
+    p.add_argument("--provider", metavar="NAME", help="use this saved provider (see `nexus providers list`)")
+    p.add_argument("--model", metavar="M", help="model id (with --provider/--base-url) or provider/model")
 
 
 def _key_from_env(var: str | None) -> str | None:

@@ -64,6 +64,15 @@ class Settings(BaseModel):
     otlp_header_names: list[str] = Field(default_factory=list, description="Headers sent with the OTLP spans (e.g. "
                                          "Authorization); their values live in the credential store (nexus metrics "
                                          "otlp-header NAME), never here.")
+    server_enabled: bool = Field(False, description="Start the local OpenAI-compatible server with the app.")
+    server_host: str = Field("127.0.0.1", description="Address the local server listens on: loopback unless other "
+                             "machines must reach it (they still need its token).")
+    server_port: int = Field(6398, ge=0, le=65535, description="Port of the local server (0 picks a free one).")
+    server_cors_origins: list[str] = Field(default_factory=list, description="Web origins (e.g. http://localhost:3000) "
+                                           "whose pages may call the local server from a browser; '*' allows any. "
+                                           "Empty: cross-origin requests are refused.")
+    server_agent_risky_tools: bool = Field(False, description="Let nexus/agent requests run installed modules' "
+                                           "risky tools without asking (no one is there to approve them).")
     calls_retention_days: float = Field(90.0, ge=1.0, le=3650.0, description="Days LLM call records are kept one "
                                         "by one; older ones are rolled up into daily totals at start-up.")
     image_model: Path | None = Field(None, description="The diffusers folder the image tool and the Media panel "

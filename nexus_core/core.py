@@ -38,6 +38,8 @@ from nexus_core.providers.records import CallRecorder
 from nexus_core.routing.router import Router
 from nexus_core.routing.table import RoutingTableStore
 from nexus_core.secrets.lazy import LazyCredentialStore
+from nexus_core.server.completions import CompletionBackend
+from nexus_core.server.service import LocalServer
 from nexus_core.sli.service import SliService
 from nexus_core.store import Store
 from nexus_core.telemetry import TelemetrySampler
@@ -72,6 +74,7 @@ class Core:
     sli: SliService
     media: MediaService
     observability: ObservabilityService
+    server: LocalServer  # the local OpenAI-compatible server (started by the GUI or `nexus serve`, never by open())
     problems: list[str] = field(default_factory=list)  # things the user should be told once, at start
 
     @classmethod
@@ -131,14 +134,18 @@ class Core:
         _roll_up_old_calls(store, runner, settings.calls_retention_days)
         observability = ObservabilityService(store, calls, telemetry, modules, settings, runner, credentials)
         problems += observability.apply_settings()
+        backend = CompletionBackend(router, providers, agent, tools, lambda: tool_context("server"),
+                                    risky_tools_allowed=lambda: settings.server_agent_risky_tools)
+        server = LocalServer(backend, aio, credentials, settings)
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
                    chat, tools, models, library, modules, pipelines, distill, builder, evolve,
-                   SliService(paths.root / "sli", runner), media, observability, problems)
+                   SliService(paths.root / "sli", runner), media, observability, server, problems)
 
     def save_settings(self) -> None:
         save_settings(self.paths.settings_file, self.settings)
 
     def close(self, *, job_timeout: float = 10.0) -> None:
+        self.server.stop()
         self.observability.close()
         self.telemetry.stop()
         self.evolve.stop_background()

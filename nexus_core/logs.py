@@ -85,4 +85,8 @@ def setup_logging(log_file: Path, level: str = "INFO", *, max_bytes: int = 2_000
     if root.level == logging.NOTSET or root.level > logging.getLevelName(level):
         root.setLevel(level)
     logging.captureWarnings(True)
+    for chatty in ("httpx", "httpx2", "httpcore"):  # a line per HTTP request: the call records say more, and
+        # formatting them costs the local server time on every request
+        if logging.getLogger(chatty).level == logging.NOTSET:
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     return handler

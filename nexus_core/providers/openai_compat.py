@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -65,42 +66,87 @@ class OpenAICompatProvider(SdkProvider):
         finish: str | None = None
         response_model: str | None = None
         try:
-            stream = await self._sdk().chat.completions.create(**params)
+            # Posted through the SDK's client (its auth, headers, timeouts and status errors) as a raw response, and
+            # the SSE lines parsed here: the SDK's walk of the request parameters and its per-chunk pydantic objects
+            # cost more CPU than the rest of a streamed answer (the local server streams dozens at once).
+            response = await self._sdk().post("/chat/completions", cast_to=_raw_response_type(), body=params,
+                                              stream=True)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             raise self._error(exc, request.model, False) from exc
         try:
-            async for chunk in stream:
-                response_model = getattr(chunk, "model", None) or response_model
-                usage = getattr(chunk, "usage", None)
-                if usage is not None:
-                    yield Usage(getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None))
-                for choice in chunk.choices or ():
-                    delta = choice.delta
-                    if delta is not None:
-                        if delta.content:
+            async for data in _sse_data(response.aiter_lines()):
+                chunk = json.loads(data)
+                if not isinstance(chunk, dict):
+                    raise json.JSONDecodeError("a chunk is not a JSON object", data, 0)
+                if chunk.get("error"):
+                    raise _stream_error(chunk["error"], response.request)
+                response_model = chunk.get("model") or response_model
+                usage = chunk.get("usage")
+                if isinstance(usage, dict):
+                    yield Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+                for choice in chunk.get("choices") or ():
+                    delta = choice.get("delta")
+                    if delta:
+                        if delta.get("content"):
                             started = True
-                            yield TextDelta(delta.content)
-                        for call in delta.tool_calls or ():
+                            yield TextDelta(delta["content"])
+                        for call in delta.get("tool_calls") or ():
                             started = True
-                            fn = call.function
-                            yield ToolCallDelta(index=call.index if call.index is not None else 0, id=call.id,
-                                                name=fn.name if fn else None,
-                                                arguments=(fn.arguments or "") if fn else "")
-                    if choice.finish_reason:
-                        finish = _FINISH.get(choice.finish_reason, choice.finish_reason)
+                            fn = call.get("function") or {}
+                            index = call.get("index")
+                            yield ToolCallDelta(index=index if index is not None else 0, id=call.get("id"),
+                                                name=fn.get("name"), arguments=fn.get("arguments") or "")
+                    if choice.get("finish_reason"):
+                        finish = _FINISH.get(choice["finish_reason"], choice["finish_reason"])
         except (asyncio.CancelledError, GeneratorExit):  # task cancelled, or the consumer closed us early
-            await close_quietly(stream)
+            await close_quietly(response)
             raise
         except Exception as exc:
-            await close_quietly(stream)
+            await close_quietly(response)
             raise self._error(exc, request.model, started) from exc
+        await close_quietly(response)
         yield final_event(finish, response_model, started=started, provider=self.name, model=request.model)
 
     def _model_info(self, model: Any) -> ModelInfo:
         return ModelInfo(id=model.id, provider=self.name, context_length=_context_length(model),
                          owned_by=getattr(model, "owned_by", "") or "")
+
+
+def _raw_response_type() -> type:
+    """The response class of the HTTP library the installed SDK uses (httpx2 from openai 3 on, httpx before)."""
+    try:
+        import httpx2
+    except ImportError:
+        import httpx as httpx2
+    return httpx2.Response
+
+
+async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+    """The data of each server-sent event up to ``[DONE]`` (comments and other fields skipped; an ``error``
+    event's data is passed on, where its ``error`` object fails the stream)."""
+    data: list[str] = []
+    async for line in lines:
+        if not line:
+            if data:
+                joined, data = "\n".join(data), []
+                if joined.startswith("[DONE]"):
+                    return
+                yield joined
+            continue
+        if line.startswith("data:"):
+            data.append(line[6:] if line.startswith("data: ") else line[5:])
+    if data and not data[0].startswith("[DONE]"):
+        yield "\n".join(data)
+
+
+def _stream_error(error: Any, request: Any) -> Exception:
+    """An error sent inside a 200 stream, raised as the SDK raises it (so it is translated the same way)."""
+    import openai
+
+    message = error.get("message") if isinstance(error, dict) else str(error)
+    return openai.APIError(str(message or "An error occurred during streaming"), request, body=error)
 
 
 def _context_length(model: Any) -> int | None:

@@ -34,6 +34,7 @@ _COLUMNS: dict[str, str] = {
     "cost_usd": "nexus.cost_usd",
     "outcome": "nexus.outcome",
     "error_message": "nexus.error_message",
+    "client": "nexus.client",
 }
 
 
@@ -58,6 +59,7 @@ class CallRecord:
     cost_usd: float | None = None
     outcome: str = "ok"
     error_message: str | None = None
+    client: str | None = None  # the program that asked through the local server (None: the app itself)
     started_at: float = field(default_factory=time.time)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 

@@ -58,6 +58,6 @@ class SdkProvider:
 async def close_quietly(stream: Any) -> None:
     """Close an SDK stream after a failure or cancellation without masking what happened."""
     try:
-        await asyncio.shield(stream.close())
+        await asyncio.shield(stream.aclose() if hasattr(stream, "aclose") else stream.close())
     except BaseException:  # closing after a failure must not mask it
         pass

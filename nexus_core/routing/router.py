@@ -153,8 +153,10 @@ class Router:
                      tools: list[ToolSpec] | None = None, task_type: str | None = None, tier: str | None = None,
                      conversation_id: str | None = None, module_context: str | None = None,
                      temperature: float | None = None, max_tokens: int | None = None,
+                     stop: list[str] | None = None, client: str | None = None,
                      retries: int | None = None) -> AsyncIterator[RouterEvent]:
-        """Stream an answer from the first candidate that works.
+        """Stream an answer from the first candidate that works (``client``: who asked, when it was not the app
+        itself, e.g. a program calling the local server).
 
         Retries happen only before any part of the answer has been streamed; after that a failure is
         raised as is (the caller keeps the partial answer).
@@ -185,10 +187,10 @@ class Router:
                 started = time.perf_counter()
                 record = CallRecord(provider=provider_name, request_model=model, provider_kind=provider.kind,
                                     conversation_id=conversation_id, task_type=task_type, tier=tier,
-                                    module_context=module_context, attempt=attempt)
+                                    module_context=module_context, attempt=attempt, client=client)
                 yield Attempt(ref, attempt, provider.kind)
                 request = ChatRequest(model=model, messages=messages, tools=list(tools or []),
-                                      temperature=temperature, max_tokens=max_tokens)
+                                      temperature=temperature, max_tokens=max_tokens, stop=list(stop or []))
                 try:
                     async with aclosing(provider.stream(request)) as events:
                         async for event in events:

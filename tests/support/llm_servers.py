@@ -163,6 +163,7 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # never wait on handler threads at close; stop() unblocks them instead
     allow_reuse_address = True
+    request_queue_size = 256  # socketserver's default of 5 refuses connections when dozens of clients start at once
 
     def __init__(self, owner: _ScriptedServer) -> None:
         self.owner = owner

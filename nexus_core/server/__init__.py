@@ -1,0 +1,1 @@
+"""The local OpenAI-compatible server: routing, tools and modules behind one endpoint."""
