@@ -65,10 +65,12 @@ def dashboard(home: Path, rounds: int) -> None:
 
     from app.context import AppContext
     from app.errors import ExceptionRouter
+    from app.main import _preload_then_freeze, tune_interpreter_for_gui
     from app.panels import load_builtin_panels
     from app.window import MainWindow
     from nexus_core.core import Core
 
+    tune_interpreter_for_gui()  # the GIL switch interval the app runs with
     app = QApplication.instance() or QApplication(sys.argv)
     core = Core.open(home)
     ctx = AppContext(core)
@@ -78,6 +80,7 @@ def dashboard(home: Path, rounds: int) -> None:
     window.show()
     panel = window.show_panel("dashboard")
     panel.timer.stop()  # refreshes are driven here
+    _preload_then_freeze(core)  # what the app does after its first paint (start-up objects out of the GC's way)
 
     def settle() -> None:
         while panel.busy:
