@@ -226,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_launcher)
 
     from nexus_core import (
+        cli_agents,
         cli_calls,
         cli_chat,
         cli_distill,
@@ -241,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_sli,
     )
 
+    cli_agents.add_parser(sub)
     cli_calls.add_parser(sub)
     cli_chat.add_parser(sub)
     cli_distill.add_parser(sub)

@@ -1,9 +1,10 @@
 """``nexus serve``: the local OpenAI-compatible server, headless. The first line of stdout is the base URL and the
-bearer token (for scripts); the request log goes to stderr."""
+bearer token (for scripts); the request log goes to stderr. Ctrl-C or SIGTERM stops it."""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 from typing import Any
@@ -61,12 +62,14 @@ def _serve(core: Any, args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
     disconnect = None if args.quiet else server.api.requests.connect(_log_request)
     stopped = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_a: stopped.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         while not stopped.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        print("nexus: stopping", file=sys.stderr)
+        print("nexus: stopping", file=sys.stderr, flush=True)
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if disconnect is not None:
             disconnect()
         server.stop()

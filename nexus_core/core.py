@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nexus_core.agent.loop import AgentLoop
+from nexus_core.agents.service import AgentsService
 from nexus_core.aio import AsyncLoopThread
 from nexus_core.chat.conversations import ConversationStore
 from nexus_core.chat.service import ChatService
@@ -75,6 +76,7 @@ class Core:
     media: MediaService
     observability: ObservabilityService
     server: LocalServer  # the local OpenAI-compatible server (started by the GUI or `nexus serve`, never by open())
+    agents: AgentsService
     problems: list[str] = field(default_factory=list)  # things the user should be told once, at start
 
     @classmethod
@@ -137,9 +139,10 @@ class Core:
         backend = CompletionBackend(router, providers, agent, tools, lambda: tool_context("server"),
                                     risky_tools_allowed=lambda: settings.server_agent_risky_tools)
         server = LocalServer(backend, aio, credentials, settings)
+        agents = AgentsService(store, pipelines.registry, router, tools, aio, runner, paths.root / "workflows")
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
                    chat, tools, models, library, modules, pipelines, distill, builder, evolve,
-                   SliService(paths.root / "sli", runner), media, observability, server, problems)
+                   SliService(paths.root / "sli", runner), media, observability, server, agents, problems)
 
     def save_settings(self) -> None:
         save_settings(self.paths.settings_file, self.settings)

@@ -15,7 +15,7 @@ import inspect
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,20 +109,25 @@ class Executor:
     """Keeps the cache between runs of the same graph (one executor per open graph)."""
 
     def __init__(self, registry: NodeRegistry, *, services: dict[str, Any] | None = None,
-                 max_parallel: int = 8) -> None:
+                 max_parallel: int = 8, cache: MutableMapping[str, tuple[str, dict[str, Any]]] | None = None) -> None:
+        """``cache`` (node id → (signature, outputs)) may be persistent: agent workflows keep theirs in the store,
+        which is what lets a stopped or crashed run resume with its finished steps."""
         self.registry = registry
         self.services = services or {}
         self.max_parallel = max_parallel
         self.events: Emitter[NodeEvent] = Emitter("pipeline.events")
-        self._cache: dict[str, tuple[str, dict[str, Any]]] = {}  # node id → (signature, outputs)
+        self._cache: MutableMapping[str, tuple[str, dict[str, Any]]] = {} if cache is None else cache
         self._runs = 0
 
     def clear_cache(self) -> None:
         self._cache.clear()
 
     async def run(self, graph: Graph, inputs: dict[str, Any] | None = None, *, mode: str = "run",
-                  targets: list[str] | None = None) -> RunResult:
-        """Run every node (or only what ``targets`` need); raises PipelineError when the graph is invalid."""
+                  targets: list[str] | None = None, salt: dict[str, str] | None = None) -> RunResult:
+        """Run every node (or only what ``targets`` need); raises PipelineError when the graph is invalid.
+
+        ``salt`` adds a text to a node's signature: something that node reads besides its inputs changed (a
+        review's feedback sent back to it), so it and everything after it run again."""
         problems = errors(validate_graph(graph, self.registry))
         needed = set(graph.nodes)
         if targets:
@@ -152,21 +157,25 @@ class Executor:
             try:
                 for link in into.get(node_id, ()):
                     if link.source in done:
-                        await done[link.source]
+                        # shielded: a cancelled run must not cancel the future other waiters share
+                        await asyncio.shield(done[link.source])
                 async with limit:
                     await self._run_node(graph, node_id, into.get(node_id, []), graph_inputs, mode, run_id, result,
-                                         signatures)
+                                         signatures, (salt or {}).get(node_id, ""))
             finally:
-                done[node_id].set_result(None)
+                if not done[node_id].done():
+                    done[node_id].set_result(None)
 
         await asyncio.gather(*(run_one(n) for n in order))
         result.duration_ms = (time.perf_counter() - started) * 1000
         return result
 
     def _signature(self, graph: Graph, node_id: str, node_type: NodeType, incoming: list[Link],
-                   graph_inputs: dict[str, Any], signatures: dict[str, str]) -> str:
+                   graph_inputs: dict[str, Any], signatures: dict[str, str], salt: str = "") -> str:
         node = graph.nodes[node_id]
         parts = [node.type, _fingerprint({**node_type.default_params(), **node.params}), str(node.enabled)]
+        if salt:
+            parts.append(f"salt:{salt}")
         for link in sorted(incoming, key=lambda link: link.target_port):
             parts.append(f"{link.target_port}<-{signatures.get(link.source, '?')}.{link.source_port}")
         if node_type.category == "Input":
@@ -174,7 +183,7 @@ class Executor:
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
     async def _run_node(self, graph: Graph, node_id: str, incoming: list[Link], graph_inputs: dict[str, Any],
-                        mode: str, run_id: int, result: RunResult, signatures: dict[str, str]) -> None:
+                        mode: str, run_id: int, result: RunResult, signatures: dict[str, str], salt: str = "") -> None:
         node = graph.nodes[node_id]
         node_type = self.registry.get(node.type)
         assert node_type is not None  # validated
@@ -196,7 +205,7 @@ class Executor:
                 upstream_missing = True
         if node_type.category == "Input":
             inputs["__graph_inputs__"] = graph_inputs
-        signature = self._signature(graph, node_id, node_type, incoming, graph_inputs, signatures)
+        signature = self._signature(graph, node_id, node_type, incoming, graph_inputs, signatures, salt)
         signatures[node_id] = signature
         if upstream_missing:
             result.nodes[node_id] = NodeRun("skipped", error="an upstream node failed or was skipped")
@@ -217,7 +226,7 @@ class Executor:
             return
         self.events.emit(NodeEvent(run_id, node_id, "started"))
         before, started = _rss(), time.perf_counter()
-        ctx = NodeContext(self.services, mode, node_id)
+        ctx = NodeContext(self.services, mode, node_id, signature)
         try:
             outputs = await _call(node_type.run, ctx, inputs, params, blocking=node_type.blocking)
             if not isinstance(outputs, dict):

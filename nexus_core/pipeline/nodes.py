@@ -68,6 +68,7 @@ class NodeContext:
     services: dict[str, Any] = field(default_factory=dict)
     mode: str = "run"  # "run" does the work; "plan" stops before calling models (the chat pane's use)
     node_id: str = ""
+    signature: str = ""  # what this run of the node is keyed by (its cache entry, an agent step's checkpoint)
 
     def service(self, name: str) -> Any:
         try:

@@ -15,6 +15,7 @@ from nexus_core.chat.plan import ChatPlan
 from nexus_core.errors import NexusError
 from nexus_core.events import Emitter
 from nexus_core.pipeline import serialize
+from nexus_core.pipeline.builtin.agent_nodes import agent_nodes
 from nexus_core.pipeline.builtin.chat_nodes import chat_nodes
 from nexus_core.pipeline.builtin.core_nodes import core_nodes
 from nexus_core.pipeline.builtin.distill_nodes import distill_nodes
@@ -26,7 +27,7 @@ DEFAULTS_DIR = Path(__file__).resolve().parents[2] / "resources" / "pipelines"
 
 
 def default_registry() -> NodeRegistry:
-    return NodeRegistry(loaders=[core_nodes, chat_nodes, distill_nodes])
+    return NodeRegistry(loaders=[core_nodes, chat_nodes, distill_nodes, agent_nodes])
 
 
 class PipelineService:

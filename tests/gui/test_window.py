@@ -32,10 +32,14 @@ def test_panels_are_created_only_when_first_shown(window) -> None:
 
 def test_view_menu_shortcuts_switch_panels(window, qtbot) -> None:
     view_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
-    action = next(a for a in view_menu.actions() if a.text() == "Monitor")
-    position = [spec.id for spec in registered_panels()].index("monitor") + 1
-    assert action.shortcut().toString() == f"Ctrl+{position}"
+    specs = registered_panels()
+    for number, spec in enumerate(specs, start=1):  # Ctrl+1 … Ctrl+9 for the first nine panels
+        action = next(a for a in view_menu.actions() if a.text() == spec.title)
+        assert action.shortcut().toString() == (f"Ctrl+{number}" if number <= 9 else "")
+    action = next(a for a in view_menu.actions() if a.text() == specs[8].title)
     action.trigger()
+    assert window.current_panel_id() == specs[8].id
+    next(a for a in view_menu.actions() if a.text() == "Monitor").trigger()
     assert window.current_panel_id() == "monitor"
 
 

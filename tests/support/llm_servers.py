@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
@@ -306,6 +307,9 @@ class _ScriptedServer:
         self.api_key = api_key
         self.models = list(models)
         self.default = default if default is not None else text(["Hello", " world"])
+        # Answers by what was asked (request body → Reply, or None for the queue): for concurrent callers, whose
+        # order is not fixed, such as a workflow's parallel agent steps.
+        self.responder: Callable[[dict], Reply | None] | None = None
         self.requests: list[RecordedRequest] = []
         self.errors: list[BaseException] = []  # unexpected exceptions raised in handlers
         self.stopping = threading.Event()
@@ -392,7 +396,8 @@ class _ScriptedServer:
             if not self._authorized(handler):
                 self._reject_unauthorized(handler)
                 return
-            self._serve_chat(handler, body, self._next_reply())
+            answer = self.responder(body) if self.responder is not None else None
+            self._serve_chat(handler, body, answer if answer is not None else self._next_reply())
             return
         self._route(handler, method, path)
 

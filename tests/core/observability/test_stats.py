@@ -23,7 +23,7 @@ T0 = 1_790_000_000.0  # a fixed moment, so day boundaries do not depend on when 
 
 def _records(store: Store, spacing: float = 60) -> list[CallRecord]:
     rng = random.Random(3)
-    recorder = CallRecorder(store)
+    recorder = CallRecorder(store) if store.schema_version >= 9 else _SchemaV7Recorder(store)
     made = []
     for i in range(300):
         fast = i % 3 != 0
@@ -37,6 +37,22 @@ def _records(store: Store, spacing: float = 60) -> list[CallRecord]:
         recorder.record(rec)
         made.append(rec)
     return made
+
+
+class _SchemaV7Recorder:
+    """Writes records as a store from before the client column (schema 9) holds them."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def record(self, rec: CallRecord) -> None:
+        from nexus_core.providers.records import _COLUMNS
+
+        columns = {attr: column for attr, column in _COLUMNS.items() if attr != "client"}
+        values = [getattr(rec, attr) for attr in columns]
+        values[list(columns).index("finish_reasons")] = json.dumps(rec.finish_reasons) if rec.finish_reasons else None
+        names = ", ".join(f'"{column}"' for column in columns.values())
+        self.store.execute(f"INSERT INTO llm_calls ({names}) VALUES ({', '.join('?' for _ in columns)})", values)
 
 
 @pytest.fixture

@@ -309,6 +309,29 @@ def test_nexus_serve_prints_its_url_and_token_first_and_serves_until_interrupted
         assert upstream.requests[-1].body["model"] == "m2"
     finally:
         process.send_signal(signal.SIGINT)
-        _out, err = process.communicate(timeout=20)
+        _out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
-    assert "200 POST /v1/chat/completions cli/m2" in err and token not in err
+    assert "200 POST /v1/chat/completions cli/m2" in err and token not in err and "nexus: stopping" in err
+
+
+def test_past_the_in_flight_limit_requests_get_429_and_the_server_recovers(core: Core, client: openai.OpenAI,
+                                                                           upstream: ScriptedOpenAIServer) -> None:
+    core.server.api.max_in_flight = 2
+    upstream.script(hang(3), hang(3))
+    with ThreadPoolExecutor(2) as pool:
+        waiting = [pool.submit(lambda: client.with_options(timeout=1.5).chat.completions.create(
+            model="loc/m1", messages=USER)) for _ in range(2)]
+        deadline = time.time() + 5
+        while core.server.api.in_flight < 2 and time.time() < deadline:
+            time.sleep(0.02)
+        with pytest.raises(openai.RateLimitError, match="answering 2 requests already") as caught:
+            client.chat.completions.create(model="loc/m1", messages=USER)
+        assert caught.value.response.headers["retry-after"] == "1"
+        for future in waiting:
+            with pytest.raises(openai.APITimeoutError):
+                future.result(10)
+    deadline = time.time() + 5
+    while core.server.api.in_flight and time.time() < deadline:
+        time.sleep(0.02)
+    upstream.script(text(["back"]))
+    assert client.chat.completions.create(model="loc/m1", messages=USER).choices[0].message.content == "back"
