@@ -103,10 +103,8 @@ class WorkflowRun:
                 if not result.ok:
                     failed = next(n for n, r in result.nodes.items() if r.status == "failed")
                     error = f"step {failed} failed: {result.nodes[failed].error}"
-                    self.runs.set_state(self.run_id, "failed", error)
                     return self._finish(result, loops, started, "failed", error)
                 if not self._send_back(result, loops):
-                    self.runs.set_state(self.run_id, "succeeded")
                     return self._finish(result, loops, started, "succeeded", None)
         except asyncio.CancelledError:
             self.runs.mark_unfinished(self.run_id, "stopped")
@@ -323,6 +321,7 @@ class WorkflowRun:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.out_dir / "report.json", json.dumps(report, indent=2))
         atomic_write_text(self.out_dir / "report.md", report_markdown(report))
+        self.runs.set_state(self.run_id, state, error)  # after the report: a finished run always has one
         self.events.emit(RunEvent(self.run_id, "ended", text=state))
         return report
 

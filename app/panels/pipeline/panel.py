@@ -218,14 +218,20 @@ class PipelinePanel(Panel):
 
     def open_file(self) -> None:
         chosen = self.choose_open()
-        if not chosen or not self._leave_ok():
-            return
+        if chosen:
+            self.open_path(Path(chosen))
+
+    def open_path(self, path: Path) -> bool:
+        """Open a pipeline file (other panels use it: the Agents panel's Edit workflow)."""
+        if not self._leave_ok():
+            return False
         try:
-            graph = serialize.load(Path(chosen), self.registry)
+            graph = serialize.load(path, self.registry)
         except NexusError as exc:
             self.status.show_error(exc.user_message())
-            return
-        self._load(graph, Path(chosen))
+            return False
+        self._load(graph, path)
+        return True
 
     def save(self) -> bool:
         try:
