@@ -73,7 +73,7 @@ class _Outcome:
 class WorkflowRun:
     def __init__(self, runs: AgentRunStore, run_id: str, graph: Graph, registry: NodeRegistry, router: Router,
                  tools: ToolRegistry, out_dir: Path, *, backoff_s: float = 1.0, max_rounds: int = 12,
-                 events: Emitter[RunEvent] | None = None) -> None:
+                 max_parallel: int = 8, events: Emitter[RunEvent] | None = None) -> None:
         self.runs, self.run_id, self.graph, self.router, self.tools = runs, run_id, graph, router, tools
         self.out_dir = out_dir
         self.workspace = out_dir / "workspace"
@@ -81,7 +81,7 @@ class WorkflowRun:
         self.max_rounds = max_rounds  # tool-call rounds per step
         self.events = events or Emitter("agents.events")
         self.record = runs.get(run_id)
-        self.executor = Executor(registry, services={"agent_run": self}, max_parallel=8,
+        self.executor = Executor(registry, services={"agent_run": self}, max_parallel=max_parallel,
                                  cache=CheckpointCache(runs, run_id))
         self._disconnect = self.executor.events.connect(self._node_event)
         self.ended = threading.Event()  # set once execute() is over, however it ended (stopping waits for it)

@@ -38,6 +38,7 @@ class AgentsService:
         self.workflows_dir = workflows_dir
         self.events: Emitter[RunEvent] = Emitter("agents.events")
         self.backoff_s = 1.0
+        self.max_parallel = 8  # agent steps running at once (independent ones only)
         self._active: dict[str, Any] = {}  # run id → job handle
         self._lock = threading.Lock()
 
@@ -113,7 +114,8 @@ class AgentsService:
         record = self.runs.get(run_id)
         graph = serialize.from_dict(record.graph, self.registry)
         return WorkflowRun(self.runs, record.id, graph, self.registry, self.router, self.tools,
-                           Path(record.out_dir), backoff_s=self.backoff_s, events=self.events)
+                           Path(record.out_dir), backoff_s=self.backoff_s, max_parallel=self.max_parallel,
+                           events=self.events)
 
     def _launch(self, run_id: str) -> None:
         run = self.workflow_run(run_id)
