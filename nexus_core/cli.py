@@ -231,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_chat,
         cli_distill,
         cli_evolve,
+        cli_fuse,
         cli_media,
         cli_metrics,
         cli_models,
@@ -247,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_chat.add_parser(sub)
     cli_distill.add_parser(sub)
     cli_evolve.add_parser(sub)
+    cli_fuse.add_parser(sub)
     cli_media.add_parser(sub)
     cli_metrics.add_parser(sub)
     cli_models.add_parser(sub)

@@ -31,6 +31,7 @@ from nexus_core.models.manager import ModelManager
 from nexus_core.models.scan import model_roots
 from nexus_core.modules.registry import ModuleRegistry
 from nexus_core.modules.service import ModuleService
+from nexus_core.multimodal.service import MultimodalService
 from nexus_core.observability.service import ObservabilityService
 from nexus_core.paths import DataPaths
 from nexus_core.pipeline.service import PipelineService
@@ -77,6 +78,7 @@ class Core:
     observability: ObservabilityService
     server: LocalServer  # the local OpenAI-compatible server (started by the GUI or `nexus serve`, never by open())
     agents: AgentsService
+    multimodal: MultimodalService
     problems: list[str] = field(default_factory=list)  # things the user should be told once, at start
 
     @classmethod
@@ -142,7 +144,8 @@ class Core:
         agents = AgentsService(store, pipelines.registry, router, tools, aio, runner, paths.root / "workflows")
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
                    chat, tools, models, library, modules, pipelines, distill, builder, evolve,
-                   SliService(paths.root / "sli", runner), media, observability, server, agents, problems)
+                   SliService(paths.root / "sli", runner), media, observability, server, agents,
+                   MultimodalService(runner), problems)
 
     def save_settings(self) -> None:
         save_settings(self.paths.settings_file, self.settings)

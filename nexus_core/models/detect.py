@@ -41,7 +41,8 @@ _SEQ2SEQ_TYPES = {"t5", "mt5", "umt5", "longt5", "bart", "mbart", "pegasus", "pe
                   "bigbird_pegasus", "switch_transformers", "encoder-decoder", "mvp"}
 _VISION_TYPES = {"vit", "clip_vision_model", "siglip_vision_model", "siglip2_vision_model", "dinov2",
                  "dinov2_with_registers", "convnext", "convnextv2", "resnet", "deit", "beit", "swin", "swinv2",
-                 "vit_mae", "clip", "siglip", "siglip2", "efficientnet", "mobilevit", "regnet", "dinov3_vit"}
+                 "vit_mae", "clip", "siglip", "siglip2", "efficientnet", "mobilevit", "regnet", "dinov3_vit",
+                 "videomae", "vivit", "timesformer"}
 _ENCODER_TYPES = {"bert", "roberta", "xlm-roberta", "deberta", "deberta-v2", "distilbert", "albert", "electra",
                   "camembert", "modernbert", "mpnet", "ernie", "roformer", "nomic_bert", "xlm", "flaubert"}
 _MULTIMODAL_TYPES = {"llava", "llava_next", "llava_onevision", "qwen2_vl", "qwen2_5_vl", "idefics2", "idefics3",

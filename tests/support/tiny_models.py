@@ -207,3 +207,47 @@ def build_tiny_svd(folder: Path) -> Path:
                                         feature_extractor=CLIPImageProcessor(crop_size=224, size=224))
     pipe.save_pretrained(folder)
     return folder
+
+
+def build_tiny_clip_vision(folder: Path, *, hidden_size: int = 24, seed: int = 0) -> Path:
+    """A tiny random CLIP vision tower (32×32 pictures, 8×8 patches) with its image processor."""
+    import torch
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    folder = Path(folder)
+    torch.manual_seed(seed)
+    config = CLIPVisionConfig(hidden_size=hidden_size, intermediate_size=2 * hidden_size, num_hidden_layers=1,
+                              num_attention_heads=2, image_size=32, patch_size=8, projection_dim=16)
+    CLIPVisionModel(config).save_pretrained(folder)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder
+
+
+def build_tiny_whisper(folder: Path, *, seed: int = 0) -> Path:
+    """A tiny random Whisper (its encoder is what fusion uses) with its feature extractor (80 mel bins, 30 s)."""
+    import torch
+    from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
+
+    folder = Path(folder)
+    torch.manual_seed(seed)
+    config = WhisperConfig(d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+                           decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, vocab_size=64,
+                           num_mel_bins=80, max_source_positions=1500, max_target_positions=32,
+                           decoder_start_token_id=1, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    WhisperForConditionalGeneration(config).save_pretrained(folder)
+    WhisperFeatureExtractor(feature_size=80).save_pretrained(folder)
+    return folder
+
+
+def build_tiny_videomae(folder: Path, *, seed: int = 0) -> Path:
+    """A tiny random VideoMAE (4 frames of 32×32) with its image processor."""
+    import torch
+    from transformers import VideoMAEConfig, VideoMAEImageProcessor, VideoMAEModel
+
+    folder = Path(folder)
+    torch.manual_seed(seed)
+    config = VideoMAEConfig(image_size=32, patch_size=8, num_frames=4, tubelet_size=2, hidden_size=24,
+                            num_hidden_layers=1, num_attention_heads=2, intermediate_size=48)
+    VideoMAEModel(config).save_pretrained(folder)
+    VideoMAEImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder

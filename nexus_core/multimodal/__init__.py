@@ -1,0 +1,1 @@
+"""Multimodal fusion: encoders, projectors into the LLM width, the input bridge, alignment training, bundles."""
