@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from nexus_core.chat.service import TurnEvent
@@ -23,6 +24,10 @@ def add_parser(sub: Any) -> None:
                                    "from the model assignment table; the turn is saved as a conversation.")
     p.add_argument("prompt", help="what to ask ('-' reads it from stdin)")
     add_provider_options(p)
+    for kind, what in (("image", "a picture"), ("audio", "a sound file"), ("video", "a video")):
+        p.add_argument(f"--{kind}", metavar="FILE", action="append", type=Path, default=[],
+                       help=f"attach {what} (repeatable): sent in the provider's own format, or fused for a local "
+                            "model with a fusion bundle")
     p.add_argument("--conversation", metavar="ID", help="continue this conversation (id or unique prefix)")
     p.add_argument("--no-tools", action="store_true", help="answer without offering the agent's tools")
     p.add_argument("--yes", action="store_true", help="allow risky tools (shell, file writes, code) without asking; "
@@ -133,7 +138,9 @@ def _run_chat(core: Any, args: argparse.Namespace, prompt: str) -> int:
     disconnect = core.chat.events.connect(on_event)
     try:
         core.chat.approver = _headless_approver(args.yes)
-        turn = core.chat.send(conversation_id, prompt, model_override=override, use_tools=not args.no_tools)
+        attachments = [*args.image, *args.audio, *args.video]
+        turn = core.chat.send(conversation_id, prompt, model_override=override, use_tools=not args.no_tools,
+                              attachments=attachments or None)
         try:
             while not ended.wait(0.2):
                 pass

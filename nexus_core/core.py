@@ -131,7 +131,8 @@ class Core:
             "router": router, "agent": agent, "tools": tools, "modules": modules, "distill": distill,
             "tool_context": tool_context("pipeline")})
         chat = ChatService(conversations, router, aio, system_prompt=settings.chat_system_prompt,
-                           agent=agent, tool_context=tool_context, planner=pipelines.plan, builder=builder)
+                           agent=agent, tool_context=tool_context, planner=pipelines.plan, builder=builder,
+                           attachments_dir=paths.root / "attachments")
         # The credential store's passphrase-mode warning is not a start-up problem: the Models panel shows it
         # where keys are entered, and the passphrase dialog repeats it.
         problems = [*loaded.problems, *providers.problems, *routing.problems]

@@ -42,7 +42,7 @@ class StoredMessage:
 
     def to_chat_message(self) -> ChatMessage:
         return ChatMessage(role=self.role, content=self.content, tool_calls=list(self.tool_calls),  # type: ignore[arg-type]
-                           tool_call_id=self.tool_call_id)
+                           tool_call_id=self.tool_call_id, attachments=list(self.meta.get("attachments") or []))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import threading
 import time
 import uuid
@@ -24,6 +25,7 @@ from nexus_core.chat.conversations import ConversationStore, StoredMessage
 from nexus_core.chat.plan import ChatPlan
 from nexus_core.errors import NexusError
 from nexus_core.events import Emitter
+from nexus_core.multimodal.media import modality_of
 from nexus_core.providers.records import CallRecord
 from nexus_core.providers.types import ChatMessage, ChatResult, Finish, TextDelta, ToolCall, ToolCallDelta, Usage
 from nexus_core.routing.classify import TaskType
@@ -92,10 +94,12 @@ class ChatService:
     def __init__(self, conversations: ConversationStore, router: Router, aio: AsyncLoopThread, *,
                  system_prompt: str = "", agent: AgentLoop | None = None,
                  tool_context: Callable[[str], ToolContext] | None = None, planner: Planner | None = None,
-                 builder: Any = None) -> None:
+                 builder: Any = None, attachments_dir: Path | None = None) -> None:
         """``planner``: how a message is to be answered (the chat pipeline); without one, the router decides.
-        ``builder``: the module builder; requests to build a module go to it instead of a plain answer."""
+        ``builder``: the module builder; requests to build a module go to it instead of a plain answer.
+        ``attachments_dir``: where the files sent with messages are kept."""
         self.conversations = conversations
+        self.attachments_dir = attachments_dir
         self.builder = builder
         self.planner = planner
         self.router = router
@@ -116,17 +120,36 @@ class ChatService:
     # ---- commands ----------------------------------------------------------------------------------
 
     def send(self, conversation_id: str | None, text: str, *, model_override: str | None = None,
-             use_tools: bool = True) -> Turn:
-        """Add the user's message (creating a conversation when ``conversation_id`` is None) and answer it."""
-        if not text.strip():
+             use_tools: bool = True, attachments: list[Path] | None = None) -> Turn:
+        """Add the user's message (creating a conversation when ``conversation_id`` is None) and answer it.
+        ``attachments`` (pictures, sound, video) are copied into the data folder and go with the message."""
+        if not text.strip() and not attachments:
             raise NexusError("The message is empty.", hint="Type something to send.")
+        for path in attachments or []:
+            modality_of(Path(path))  # an unusable file is refused before anything is stored
+            if not Path(path).is_file():
+                raise NexusError(f"The attachment {path} does not exist.", path=Path(path), hint="Check the file name.")
         if conversation_id is None:
             conversation_id = self.conversations.create(model_override=model_override).id
         else:
             self.conversations.get(conversation_id)
         self._ensure_idle(conversation_id)
-        user = self.conversations.append(conversation_id, "user", text)
+        meta = {"attachments": self._keep(conversation_id, attachments)} if attachments else None
+        user = self.conversations.append(conversation_id, "user", text, meta=meta)
         return self._start(conversation_id, user, model_override, use_tools)
+
+    def _keep(self, conversation_id: str, attachments: list[Path]) -> list[str]:
+        """Copies of the attachments under the data folder (the originals may move); their paths."""
+        if self.attachments_dir is None:
+            return [str(Path(p).resolve()) for p in attachments]
+        folder = self.attachments_dir / conversation_id
+        folder.mkdir(parents=True, exist_ok=True)
+        kept = []
+        for path in attachments:
+            target = folder / f"{uuid.uuid4().hex[:8]}-{Path(path).name}"
+            shutil.copyfile(path, target)
+            kept.append(str(target))
+        return kept
 
     def regenerate(self, conversation_id: str, *, model_override: str | None = None, use_tools: bool = True) -> Turn:
         """Answer the last user message again, replacing the answer(s) after it."""

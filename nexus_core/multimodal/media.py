@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from nexus_core.errors import NexusError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -52,8 +50,9 @@ def read_image(path: Path) -> Any:
                          hint="Save it again as PNG or JPEG.") from None
 
 
-def read_audio(path: Path, sampling_rate: int) -> tuple[np.ndarray, bool]:
-    """Mono float32 samples at ``sampling_rate``, and whether it was cut to ``MAX_AUDIO_S``."""
+def read_audio(path: Path, sampling_rate: int) -> tuple[Any, bool]:
+    """Mono float32 samples (numpy) at ``sampling_rate``, and whether it was cut to ``MAX_AUDIO_S``."""
+    import numpy as np
     import soundfile
 
     _exists(path)
@@ -75,6 +74,7 @@ def read_audio(path: Path, sampling_rate: int) -> tuple[np.ndarray, bool]:
 def read_video(path: Path, frames: int) -> list[Any]:
     """``frames`` RGB frames (``PIL.Image``) spread evenly over the video."""
     import imageio_ffmpeg
+    import numpy as np
     from PIL import Image
 
     _exists(path)

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+from nexus_core.providers.attachments import AttachmentRefused, anthropic_content
 from nexus_core.providers.base import ModelInfo
 from nexus_core.providers.errors import FailureKind, ProviderError
 from nexus_core.providers.http_errors import final_event
@@ -17,8 +18,9 @@ _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", 
            "pause_turn": "stop", "refusal": "content_filter"}
 
 
-def to_anthropic(messages: list[ChatMessage]) -> tuple[str, list[dict[str, Any]]]:
-    """Split out the system prompt and convert the rest; tool results become user ``tool_result`` blocks."""
+def to_anthropic(messages: list[ChatMessage], provider: str = "this provider") -> tuple[str, list[dict[str, Any]]]:
+    """Split out the system prompt and convert the rest; tool results become user ``tool_result`` blocks, pictures
+    ``image`` blocks (AttachmentRefused for anything else)."""
     system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content)
     out: list[dict[str, Any]] = []
     for m in messages:
@@ -39,6 +41,8 @@ def to_anthropic(messages: list[ChatMessage]) -> tuple[str, list[dict[str, Any]]
                     args = {"_raw": c.arguments}
                 blocks.append({"type": "tool_use", "id": c.id, "name": c.name, "input": args})
             out.append({"role": "assistant", "content": blocks})
+        elif m.attachments:
+            out.append({"role": m.role, "content": anthropic_content(m.content, m.attachments, provider)})
         else:
             out.append({"role": m.role, "content": m.content})
     return system, out
@@ -66,7 +70,11 @@ class AnthropicProvider(SdkProvider):
         return self._client
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        system, messages = to_anthropic(request.messages)
+        try:
+            system, messages = to_anthropic(request.messages, self.name)
+        except AttachmentRefused as exc:
+            raise ProviderError(FailureKind.BAD_REQUEST, f"An attachment cannot be sent: {exc}.", provider=self.name,
+                                model=request.model, hint=exc.hint) from None
         params: dict[str, Any] = {"model": request.model, "messages": messages, "stream": True,
                                   "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS}
         if system:

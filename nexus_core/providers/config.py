@@ -23,6 +23,7 @@ class ProviderConfig(BaseModel):
     preset: str = "custom"
     base_url: str = ""
     folder: str = ""  # local model folder (kind "local")
+    fusion_bundle: str = ""  # kind "local": a fusion bundle (nexus fuse train) that lets it read attachments
     key_env: str = ""  # environment variable to read the key from when none is stored
     timeout_s: float = Field(default=120.0, gt=0, le=3600)
     enabled: bool = True

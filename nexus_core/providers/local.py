@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from nexus_core.errors import NexusError
 from nexus_core.models.devices import ModelLoadError
 from nexus_core.models.manager import ModelManager
 from nexus_core.providers.base import ModelInfo
@@ -424,6 +425,7 @@ class _InferenceThread:
         self.device: str | None = None
         self.context_length: int | None = None
         self.end_token_ids: list[int] = []
+        self._fusion: Any = None  # the fusion bundle's encoders and projectors, once attachments come
         self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=f"nexus-local-{provider.name}", daemon=True)
         self._thread.start()
@@ -451,6 +453,7 @@ class _InferenceThread:
     def _unload(self) -> None:
         """Drop this thread's references; the model manager frees the memory once every holder has let go."""
         self.model = self.tokenizer = None
+        self._fusion = None  # built around the model
 
     def release(self) -> None:
         """Called by the model manager when the model is unloaded (from any thread): let go before the next job."""
@@ -535,18 +538,40 @@ class _InferenceThread:
 
         p, tokenizer, model = self.provider, self.tokenizer, self.model
         tools = to_hf_tools(request.tools) or None
+        attachments = [Path(a) for m in request.messages for a in m.attachments]
+        fused = self._fused() if attachments else None
+        messages = to_hf_messages(request.messages)
+        if fused is not None:  # each attachment's placeholder at the start of its message's text
+            for hf, message in zip(messages, request.messages, strict=True):
+                if message.attachments:
+                    hf["content"] = fused.placeholders([Path(a) for a in message.attachments]) + "\n" + hf["content"]
         try:
-            encoded = tokenizer.apply_chat_template(to_hf_messages(request.messages), tools=tools,
-                                                    add_generation_prompt=True, tokenize=True, return_dict=True,
-                                                    return_tensors="pt", sanitize_control_tokens=True)
+            if fused is None:
+                encoded = tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True,
+                                                        tokenize=True, return_dict=True, return_tensors="pt",
+                                                        sanitize_control_tokens=True)
+            else:  # the text, which the bridge tokenizes around the placeholders
+                encoded = tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True,
+                                                        tokenize=False)
         except Exception as exc:
             raise ProviderError(FailureKind.BAD_REQUEST, f"The chat template of {p.model_id} rejected this "
                                 f"conversation ({_reason(exc)}).", provider=p.name, model=p.model_id,
                                 hint="Some models accept only alternating user/assistant turns or no system "
                                 "message; adjust the conversation or use another model.") from exc
-        input_ids = encoded["input_ids"].to(model.device)
-        attention_mask = encoded["attention_mask"].to(model.device) if "attention_mask" in encoded else None
-        prompt_len = int(input_ids.shape[1])
+        if fused is not None:  # the prompt as embeddings, with the attachments' tokens at their placeholders
+            try:
+                built = fused.inputs(tokenizer, str(encoded), attachments)
+            except NexusError as exc:
+                raise ProviderError(FailureKind.BAD_REQUEST, exc.what, provider=p.name, model=p.model_id,
+                                    hint=exc.hint) from exc
+            inputs: dict[str, Any] = {"inputs_embeds": built["inputs_embeds"],
+                                      "attention_mask": built["attention_mask"]}
+            prompt_len = int(built["inputs_embeds"].shape[1])
+        else:
+            inputs = {"input_ids": encoded["input_ids"].to(model.device)}
+            if "attention_mask" in encoded:
+                inputs["attention_mask"] = encoded["attention_mask"].to(model.device)
+            prompt_len = int(inputs["input_ids"].shape[1])
         budget = request.max_tokens if request.max_tokens and request.max_tokens > 0 else p.max_new_tokens
         if self.context_length is not None:
             if prompt_len >= self.context_length:
@@ -576,20 +601,41 @@ class _InferenceThread:
                                   keep=(TOOL_CALL_OPEN, TOOL_CALL_CLOSE) if request.tools else ())
         stop = _StopWhen(sink.cancel.is_set, self.closing.is_set, lambda: streamer.stopped)
         with torch.inference_mode():
-            output = model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config,
-                                    streamer=streamer, stopping_criteria=StoppingCriteriaList([stop]))
+            output = model.generate(**inputs, generation_config=config, streamer=streamer,
+                                    stopping_criteria=StoppingCriteriaList([stop]))
         if sink.cancel.is_set():
             return None
         if self.closing.is_set() and not streamer.stopped:
             raise ProviderError(FailureKind.STREAM_CUT if sink.sent_text else FailureKind.CONNECTION,
                                 f"The local model {p.model_id} was closed in the middle of an answer.",
                                 provider=p.name, model=p.model_id, hint="Send the message again.")
-        generated = output[0, prompt_len:].tolist()
+        # (given embeddings, generate() returns only the new tokens)
+        generated = output[0, 0 if fused is not None else prompt_len:].tolist()
         if streamer.stopped:
             return prompt_len, streamer.token_count, "stop"
         ended_on_eos = bool(generated) and generated[-1] in self.end_token_ids
         reason = "length" if len(generated) >= budget and not ended_on_eos else "stop"
         return prompt_len, len(generated), reason
+
+    def _fused(self) -> Any:
+        """The fusion bundle's encoders and projectors for this model (loaded once); ProviderError when the model
+        has none, saying how to get one."""
+        p = self.provider
+        if p.fusion_bundle is None:
+            raise ProviderError(FailureKind.BAD_REQUEST, f"{p.model_id} reads text only: it has no fusion bundle for "
+                                "pictures, sound or video.", provider=p.name, model=p.model_id,
+                                hint=f"Train one (nexus fuse train --llm {p.folder} --vision ENCODER --data PAIRS "
+                                "--out BUNDLE) and set it as this provider's fusion bundle, or send attachments "
+                                "to a provider whose model takes them.")
+        if self._fusion is None:
+            from nexus_core.multimodal.chat import FusedInputs
+
+            try:
+                self._fusion = FusedInputs.load(p.fusion_bundle, self.model, p.folder)
+            except NexusError as exc:
+                raise ProviderError(FailureKind.BAD_REQUEST, exc.what, provider=p.name, model=p.model_id,
+                                    hint=exc.hint) from exc
+        return self._fusion
 
     def _generation_error(self, exc: BaseException) -> ProviderError:
         p = self.provider
@@ -625,8 +671,10 @@ class LocalTransformersProvider:
     kind = "local"
 
     def __init__(self, name: str, folder: Path | str, *, device: str = "auto", dtype: str = "auto",
-                 max_new_tokens: int = 512, models: ModelManager | None = None) -> None:
+                 max_new_tokens: int = 512, models: ModelManager | None = None,
+                 fusion_bundle: Path | str | None = None) -> None:
         self.name = name
+        self.fusion_bundle = Path(fusion_bundle).expanduser() if fusion_bundle else None
         self.models = models if models is not None else ModelManager()
         self.folder = Path(folder).expanduser()
         self.requested_device = device

@@ -7,7 +7,9 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from nexus_core.providers.attachments import AttachmentRefused, openai_content
 from nexus_core.providers.base import ModelInfo
+from nexus_core.providers.errors import FailureKind, ProviderError
 from nexus_core.providers.http_errors import final_event
 from nexus_core.providers.sdk_base import SdkProvider, close_quietly
 from nexus_core.providers.types import ChatMessage, ChatRequest, StreamEvent, TextDelta, ToolCallDelta, Usage
@@ -17,7 +19,8 @@ _FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "func
            "content_filter": "content_filter", "end_turn": "stop", "eos": "stop"}
 
 
-def to_openai_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
+def to_openai_messages(messages: list[ChatMessage], provider: str = "this provider") -> list[dict[str, Any]]:
+    """Raises AttachmentRefused for an attachment the endpoint cannot take."""
     out: list[dict[str, Any]] = []
     for m in messages:
         if m.role == "tool":
@@ -26,6 +29,8 @@ def to_openai_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
             out.append({"role": "assistant", "content": m.content or None, "tool_calls": [
                 {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments or "{}"}}
                 for c in m.tool_calls]})
+        elif m.attachments:
+            out.append({"role": m.role, "content": openai_content(m.content, m.attachments, provider)})
         else:
             out.append({"role": m.role, "content": m.content})
     return out
@@ -51,7 +56,12 @@ class OpenAICompatProvider(SdkProvider):
         return self._client
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        params: dict[str, Any] = {"model": request.model, "messages": to_openai_messages(request.messages),
+        try:
+            messages = to_openai_messages(request.messages, self.name)
+        except AttachmentRefused as exc:
+            raise ProviderError(FailureKind.BAD_REQUEST, f"An attachment cannot be sent: {exc}.", provider=self.name,
+                                model=request.model, hint=exc.hint) from None
+        params: dict[str, Any] = {"model": request.model, "messages": messages,
                                   "stream": True, "stream_options": {"include_usage": True}}
         if request.tools:
             params["tools"] = [{"type": "function", "function": {

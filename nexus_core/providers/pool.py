@@ -277,6 +277,7 @@ def build_provider(config: ProviderConfig, api_key: str | None, key_hint: str,
                                  timeout_s=config.timeout_s)
     from nexus_core.providers.local import LocalTransformersProvider
 
-    provider = LocalTransformersProvider(config.name, config.folder, models=models)
+    provider = LocalTransformersProvider(config.name, config.folder, models=models,
+                                         fusion_bundle=config.fusion_bundle or None)
     provider.check_folder()
     return provider

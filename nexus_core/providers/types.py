@@ -45,6 +45,7 @@ class ChatMessage:
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_call_id: str | None = None  # for role == "tool": which call this result answers
     name: str | None = None  # for role == "tool": the tool's name
+    attachments: list[str] = field(default_factory=list)  # files (pictures, sound, video) sent with the message
 
 
 @dataclass
