@@ -225,9 +225,11 @@ class ChatService:
                 raise asyncio.CancelledError
             conv = self.conversations.get(turn.conversation_id)
             history = [m for m in self.conversations.messages(turn.conversation_id)
-                       if m.id != turn.assistant_message_id and (m.content or m.tool_calls)
+                       if m.id != turn.assistant_message_id and (m.content or m.tool_calls or m.meta.get("attachments"))
                        and (m.status != "error" or m.role == "tool")]  # a failed tool's result still answers its call
-            plan = await self._plan(user.content, history_chars=sum(len(m.content) for m in history[:-1]),
+            query = user.content or "About the attached " + ", ".join(
+                Path(a).name.split("-", 1)[-1] for a in user.meta.get("attachments") or [])  # a file sent alone
+            plan = await self._plan(query, history_chars=sum(len(m.content) for m in history[:-1]),
                                     override=model_override or conv.model_override,
                                     conversation_id=turn.conversation_id)
             decision = plan.decision

@@ -84,7 +84,7 @@ class MessageWidget(QFrame):
             self.tool_cards = ToolCardList(choices if choices is not None else {})
             self._layout.addWidget(self.tool_cards)
         else:
-            self.user_body = UserBody(message.content)
+            self.user_body = UserBody(message.content, attachments=message.meta.get("attachments"))
             self.user_body.resend_requested.connect(lambda text: self.resend_requested.emit(self.message_id, text))
             self.edit_button.clicked.connect(self.user_body.start_edit)
             self._layout.addWidget(self.user_body)

@@ -77,6 +77,7 @@ class ChatPanel(Panel):
         warm_up(self.view.renderer)
         self.notice_bar = NoticeBar()
         self.composer_box = Composer()
+        self.composer_box.paste_dir = ctx.core.paths.root / "attachments" / "pasted"
         self.composer = self.composer_box.edit
         self.send_button = self.composer_box.send_button
         self.commands = CommandRunner(self, self.notice_bar)
@@ -216,7 +217,9 @@ class ChatPanel(Panel):
     def send(self, text: str) -> None:
         cid = self._current
         override = None if cid is not None else self.model_combo.current_ref()
-        turn = self.commands.run(lambda: self.chat.send(cid, text, model_override=override))
+        attachments = list(self.composer_box.attachments)
+        turn = self.commands.run(lambda: self.chat.send(cid, text, model_override=override,
+                                                        attachments=attachments or None))
         if turn is None:
             return
         self.composer_box.clear()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
@@ -9,7 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, 
 class UserBody(QWidget):
     resend_requested = Signal(str)  # the edited text
 
-    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+    def __init__(self, text: str, parent: QWidget | None = None, attachments: list[str] | None = None) -> None:
         super().__init__(parent)
         self.text = text
         self.label = QLabel(text)
@@ -19,6 +21,10 @@ class UserBody(QWidget):
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.addWidget(self.label)
+        self.attachments_label = QLabel("  ".join(f"📎 {Path(a).name.split('-', 1)[-1]}" for a in attachments or []))
+        self.attachments_label.setObjectName("muted")
+        self.attachments_label.setVisible(bool(attachments))
+        self._layout.addWidget(self.attachments_label)
         self.edit_area: QWidget | None = None  # built on first edit: most messages are never edited
         self.editor = QPlainTextEdit()
         self.resend_button = QPushButton("Send edited message")
