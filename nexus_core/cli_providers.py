@@ -25,6 +25,9 @@ def add_parser(sub: Any) -> None:
     q.add_argument("--preset", choices=sorted(PRESETS), default="custom")
     q.add_argument("--base-url", default=None)
     q.add_argument("--folder", default=None, help="local model folder (preset 'local')")
+    q.add_argument("--fusion-bundle", default="", metavar="DIR",
+                   help="preset 'local': a fusion bundle (nexus fuse train) so the model reads attached pictures, "
+                        "sound or video")
     q.add_argument("--api-key-env", metavar="VAR", default="", help="read the key from this variable at use time")
     q = psub.add_parser("remove", help="forget a provider and its key")
     q.add_argument("name")
@@ -96,7 +99,7 @@ def _add(core: Any, args: argparse.Namespace) -> int:
     preset = PRESETS[args.preset]
     config = ProviderConfig(name=args.name, kind=preset.kind, preset=preset.id,
                             base_url=args.base_url if args.base_url is not None else preset.base_url,
-                            folder=args.folder or "", key_env=args.api_key_env)
+                            folder=args.folder or "", key_env=args.api_key_env, fusion_bundle=args.fusion_bundle)
     existing = core.providers.config(args.name)
     core.providers.save(config, replaces=existing.name if existing else None)
     print(f"Saved provider {args.name!r} ({preset.label}).")

@@ -58,3 +58,18 @@ def test_a_refused_attachment_is_explained_in_the_pane(panel, server, qtbot, tmp
     answer = wait_answered(qtbot, panel)
     assert answer.status == "error" and "cannot take video" in answer.message.error
     assert server.requests == []  # refused before any request
+
+
+def test_a_local_providers_fusion_bundle_is_set_in_its_dialog(panel, qtbot, tmp_path: Path) -> None:  # noqa: F811
+    from app.panels.models.provider_dialog import ProviderDialog
+
+    dialog = ProviderDialog(panel.ctx.core)
+    qtbot.addWidget(dialog)
+    dialog.preset_combo.setCurrentIndex(dialog.preset_combo.findData("local"))
+    assert dialog.form.isRowVisible(dialog._rows["fusion_bundle"])
+    dialog.name_edit.setText("tiny")
+    dialog.folder_edit.setText(str(tmp_path / "llm"))
+    dialog.bundle_edit.setText(str(tmp_path / "bundle"))
+    assert dialog.values()["fusion_bundle"] == str(tmp_path / "bundle")
+    dialog.kind_combo.setCurrentIndex(dialog.kind_combo.findData("openai"))
+    assert not dialog.form.isRowVisible(dialog._rows["fusion_bundle"]) and dialog.values()["fusion_bundle"] == ""

@@ -30,6 +30,7 @@ from nexus_core.secrets.store import CredentialError
 
 KIND_LABELS = {"openai": "OpenAI-compatible", "anthropic": "Anthropic", "local": "Local model folder"}
 FIELD_LABELS = {"preset": "Preset", "name": "Name", "kind": "Kind", "base_url": "Base URL", "folder": "Model folder",
+                "fusion_bundle": "Fusion bundle",
                 "key_env": "Key environment variable", "timeout_s": "Timeout", "enabled": "Enabled",
                 "models": "Models"}
 
@@ -70,6 +71,9 @@ class ProviderDialog(QDialog):
         folder_layout.setContentsMargins(0, 0, 0, 0)
         folder_layout.addWidget(self.folder_edit, 1)
         folder_layout.addWidget(self.browse_button)
+        self.bundle_edit = QLineEdit()
+        self.bundle_edit.setPlaceholderText("optional: a fusion bundle (nexus fuse train) for attached pictures, "
+                                            "sound, video")
         self.key_env_edit = QLineEdit()
         self.timeout_spin = QDoubleSpinBox()
         self.timeout_spin.setRange(0.1, 3600)
@@ -86,6 +90,7 @@ class ProviderDialog(QDialog):
         self._rows: dict[str, QWidget] = {}
         for field, widget in (("preset", self.preset_combo), ("name", self.name_edit), ("kind", self.kind_combo),
                               ("base_url", self.base_url_edit), ("folder", folder_row),
+                              ("fusion_bundle", self.bundle_edit),
                               ("key_env", self.key_env_edit), ("timeout_s", self.timeout_spin),
                               ("enabled", self.enabled_check), ("models", self.models_edit)):
             self._add_row(field, widget)
@@ -139,6 +144,7 @@ class ProviderDialog(QDialog):
         self.kind_combo.setCurrentIndex(max(0, self.kind_combo.findData(config.kind)))
         self.base_url_edit.setText(config.base_url)
         self.folder_edit.setText(config.folder)
+        self.bundle_edit.setText(config.fusion_bundle)
         self.key_env_edit.setText(config.key_env)
         self.timeout_spin.setValue(config.timeout_s)
         self.enabled_check.setChecked(config.enabled)
@@ -161,6 +167,7 @@ class ProviderDialog(QDialog):
         local = self.kind_combo.currentData() == "local"
         self.form.setRowVisible(self._rows["base_url"], not local)
         self.form.setRowVisible(self._rows["folder"], local)
+        self.form.setRowVisible(self._rows["fusion_bundle"], local)
         self.form.setRowVisible(self._rows["key_env"], not local)
 
     def _browse(self) -> None:
@@ -175,6 +182,7 @@ class ProviderDialog(QDialog):
         return {"name": self.name_edit.text().strip(), "kind": kind, "preset": self.preset_combo.currentData(),
                 "base_url": "" if kind == "local" else self.base_url_edit.text(),
                 "folder": self.folder_edit.text().strip() if kind == "local" else "",
+                "fusion_bundle": self.bundle_edit.text().strip() if kind == "local" else "",
                 "key_env": "" if kind == "local" else self.key_env_edit.text().strip(),
                 "timeout_s": self.timeout_spin.value(), "enabled": self.enabled_check.isChecked(),
                 "models": split_list(self.models_edit.text())}
