@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from app.bridge import EmitterBridge
 from app.context import AppContext
 from app.panels.registry import Panel
+from app.panels.training.fusion_view import FusionView
 from app.panels.training.sli_view import SliView
 from app.widgets.status_label import StatusLabel
 from nexus_core.distill.data import PRESETS
@@ -160,9 +161,11 @@ class TrainingPanel(Panel):
         page_layout.addWidget(splitter, 1)
         page_layout.addWidget(self.status)
         self.sli_view = SliView(ctx)
+        self.fusion_view = FusionView(ctx)
         self.tabs = QTabWidget()
         self.tabs.addTab(distill_page, "Distillation")
         self.tabs.addTab(self.sli_view, "Layer streaming")
+        self.tabs.addTab(self.fusion_view, "Fusion")
         layout = QVBoxLayout(self)
         layout.addWidget(title)
         layout.addWidget(self.tabs, 1)
@@ -394,6 +397,7 @@ class TrainingPanel(Panel):
 
     def shutdown(self) -> None:
         self.sli_view.shutdown()
+        self.fusion_view.shutdown()
         self._redraw.stop()
         self._steps.close()
         self._runs_changed.close()
