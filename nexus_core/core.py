@@ -141,7 +141,7 @@ class Core:
         problems += observability.apply_settings()
         backend = CompletionBackend(router, providers, agent, tools, lambda: tool_context("server"),
                                     risky_tools_allowed=lambda: settings.server_agent_risky_tools)
-        server = LocalServer(backend, aio, credentials, settings)
+        server = LocalServer(backend, aio, credentials, settings, paths.root / "attachments" / "server")
         agents = AgentsService(store, pipelines.registry, router, tools, aio, runner, paths.root / "workflows")
         return cls(paths, settings, store, runner, telemetry, aio, credentials, providers, routing, calls, router,
                    chat, tools, models, library, modules, pipelines, distill, builder, evolve,

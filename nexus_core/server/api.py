@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nexus_core.events import Emitter
@@ -62,8 +63,9 @@ class RequestLogEntry:
 class Api:
     def __init__(self, backend: CompletionBackend, *, token: Callable[[], str | None],
                  cors_origins: Callable[[], list[str]] = list, max_body_bytes: int = MAX_BODY_BYTES,
-                 max_in_flight: int = MAX_IN_FLIGHT) -> None:
+                 max_in_flight: int = MAX_IN_FLIGHT, attachments_dir: Path | None = None) -> None:
         self.backend = backend
+        self.attachments_dir = attachments_dir  # pictures and sound sent inline are written here
         self.token = token
         self.cors_origins = cors_origins
         self.max_body_bytes = max_body_bytes
@@ -145,7 +147,7 @@ class Api:
                                  "and POST /v1/chat/completions.", code="unknown_url")
 
     async def _chat(self, ex: _Exchange) -> None:
-        request = wire.parse_completion(wire.parse_json(await ex.body(self.max_body_bytes)))
+        request = wire.parse_completion(wire.parse_json(await ex.body(self.max_body_bytes)), self.attachments_dir)
         ex.model, ex.stream = request.model, request.stream
         self.backend.check_model(request.model)
         ex.client = ex.headers.get("x-nexus-client") or request.user or ex.client

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nexus_core.aio import AsyncLoopThread
@@ -43,9 +44,11 @@ class ServerState:
 
 
 class LocalServer:
-    def __init__(self, backend: CompletionBackend, aio: AsyncLoopThread, credentials: Any, settings: Any) -> None:
+    def __init__(self, backend: CompletionBackend, aio: AsyncLoopThread, credentials: Any, settings: Any,
+                 attachments_dir: Path | None = None) -> None:
         self.backend, self.aio, self.credentials, self.settings = backend, aio, credentials, settings
-        self.api = Api(backend, token=lambda: self._token, cors_origins=lambda: list(settings.server_cors_origins))
+        self.api = Api(backend, token=lambda: self._token, cors_origins=lambda: list(settings.server_cors_origins),
+                       attachments_dir=attachments_dir)
         self.changed: Emitter[ServerState] = Emitter("server.changed")
         self.state = ServerState(False)
         self._token: str | None = None

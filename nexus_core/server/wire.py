@@ -4,10 +4,14 @@ bodies. Bad input is refused with the field at fault named, the way OpenAI's own
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nexus_core.providers.types import ChatMessage, ToolCall, ToolSpec
@@ -64,7 +68,9 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def parse_completion(body: dict[str, Any]) -> CompletionRequest:
+def parse_completion(body: dict[str, Any], attachments_dir: Path | None = None) -> CompletionRequest:
+    """``attachments_dir``: where pictures and sound sent inline (data: URLs, input_audio) are written; without
+    one, such parts are refused."""
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise WireError(400, "'model' is required: a model id from GET /v1/models, e.g. nexus/auto.", param="model")
@@ -72,7 +78,7 @@ def parse_completion(body: dict[str, Any]) -> CompletionRequest:
     if not isinstance(raw_messages, list) or not raw_messages:
         raise WireError(400, "'messages' is required: a non-empty array of {role, content} objects.",
                         param="messages")
-    messages = [_message(m, i) for i, m in enumerate(raw_messages)]
+    messages = [_message(m, i, attachments_dir) for i, m in enumerate(raw_messages)]
     n = body.get("n", 1)
     if n not in (1, None):
         raise WireError(400, f"'n' is {n!r}: this server returns one choice per request (n = 1).", param="n")
@@ -104,7 +110,7 @@ def parse_completion(body: dict[str, Any]) -> CompletionRequest:
                              user if isinstance(user, str) and user else None)
 
 
-def _message(raw: Any, index: int) -> ChatMessage:
+def _message(raw: Any, index: int, attachments_dir: Path | None = None) -> ChatMessage:
     where = f"messages[{index}]"
     if not isinstance(raw, dict):
         raise WireError(400, f"'{where}' must be an object with a role and content.", param=where)
@@ -114,7 +120,7 @@ def _message(raw: Any, index: int) -> ChatMessage:
     if role not in ("system", "user", "assistant", "tool"):
         raise WireError(400, f"'{where}.role' is {role!r}: use system, developer, user, assistant or tool.",
                         param=f"{where}.role")
-    content = _content(raw.get("content"), where)
+    content, attachments = _content(raw.get("content"), where, attachments_dir)
     calls = []
     for j, call in enumerate(raw.get("tool_calls") or []):
         function = call.get("function") if isinstance(call, dict) else None
@@ -127,25 +133,63 @@ def _message(raw: Any, index: int) -> ChatMessage:
     if role == "tool" and not isinstance(raw.get("tool_call_id"), str):
         raise WireError(400, f"'{where}.tool_call_id' is required for a tool message: the id of the call it "
                              "answers.", param=f"{where}.tool_call_id")
-    return ChatMessage(role, content, calls, raw.get("tool_call_id"), raw.get("name"))
+    return ChatMessage(role, content, calls, raw.get("tool_call_id"), raw.get("name"), attachments)
 
 
-def _content(value: Any, where: str) -> str:
-    """A string, or an array of content parts of which the text parts are joined."""
+def _content(value: Any, where: str, attachments_dir: Path | None) -> tuple[str, list[str]]:
+    """A string, or an array of content parts: text parts joined, pictures (data: URLs) and sound (input_audio)
+    written to ``attachments_dir`` and returned as attachments."""
     if value is None or isinstance(value, str):
-        return value or ""
+        return value or "", []
     if not isinstance(value, list):
         raise WireError(400, f"'{where}.content' must be a string or an array of content parts.",
                         param=f"{where}.content")
-    texts = []
+    texts: list[str] = []
+    files: list[str] = []
     for j, part in enumerate(value):
+        at = f"{where}.content[{j}]"
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text" and isinstance(part.get("text"), str):
             texts.append(part["text"])
+        elif kind == "image_url" and attachments_dir is not None:
+            files.append(_save_image(part.get("image_url"), at, attachments_dir))
+        elif kind == "input_audio" and attachments_dir is not None:
+            files.append(_save_audio(part.get("input_audio"), at, attachments_dir))
         else:
-            raise WireError(400, f"'{where}.content[{j}]' is a {kind or 'malformed'} part; this server takes text "
-                                 "parts ({\"type\": \"text\", \"text\": ...}).", param=f"{where}.content[{j}]")
-    return "\n".join(texts)
+            raise WireError(400, f"'{at}' is a {kind or 'malformed'} part; this server takes text, image_url (as a "
+                                 "data: URL) and input_audio parts.", param=at)
+    return "\n".join(texts), files
+
+
+_DATA_URL = re.compile(r"^data:image/(png|jpeg|jpg|webp|gif|bmp);base64,(.+)$", re.DOTALL)
+
+
+def _save_image(image: Any, at: str, folder: Path) -> str:
+    url = image.get("url") if isinstance(image, dict) else None
+    match = _DATA_URL.match(url) if isinstance(url, str) else None
+    if match is None:
+        raise WireError(400, f"'{at}.image_url.url' must be a data:image/...;base64 URL (this server does not fetch "
+                             "pictures from the web).", param=f"{at}.image_url.url")
+    return _write(folder, match.group(1).replace("jpeg", "jpg"), match.group(2), at)
+
+
+def _save_audio(audio: Any, at: str, folder: Path) -> str:
+    fmt = audio.get("format") if isinstance(audio, dict) else None
+    if fmt not in ("wav", "mp3") or not isinstance(audio.get("data"), str):
+        raise WireError(400, f"'{at}.input_audio' needs base64 'data' and a 'format' of wav or mp3.",
+                        param=f"{at}.input_audio")
+    return _write(folder, fmt, audio["data"], at)
+
+
+def _write(folder: Path, suffix: str, data: str, at: str) -> str:
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise WireError(400, f"'{at}' is not valid base64.", param=at) from None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}.{suffix}"
+    path.write_bytes(raw)
+    return str(path)
 
 
 def _tools(raw: Any) -> list[ToolSpec]:

@@ -147,14 +147,36 @@ def test_bad_requests_get_openai_error_bodies_and_the_server_keeps_serving(core:
     refused(_raw(core, "GET", "/v1/chat/completions"), 405, "POST")
     refused(_raw(core, "POST", "/v1/embeddings", json={}), 404, "unknown_url")
     refused(_raw(core, "GET", "/v1/models", headers={"authorization": ""}), 401, "invalid_api_key")
-    with pytest.raises(openai.BadRequestError, match="image_url"):
+    with pytest.raises(openai.BadRequestError, match="does not fetch pictures from the web"):
         client.chat.completions.create(model="nexus/auto", messages=[{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}])
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}])
+    with pytest.raises(openai.BadRequestError, match="not valid base64"):
+        client.chat.completions.create(model="nexus/auto", messages=[{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,@@@"}}]}])
     assert upstream.requests == []  # nothing bad reached the model
     upstream.script(text(["still here"]))
     assert client.chat.completions.create(model="nexus/auto", messages=USER).choices[0].message.content == \
         "still here"
     assert [e.status for e in core.server.api.recent][:3] == [400, 400, 400]
+
+
+def test_pictures_sent_inline_reach_the_model_in_its_providers_format(core: Core, client: openai.OpenAI,
+                                                                     upstream: ScriptedOpenAIServer) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), (255, 0, 0)).save(buffer, format="PNG")
+    picture = base64.b64encode(buffer.getvalue()).decode()
+    upstream.script(text(["Red."]))
+    reply = client.chat.completions.create(model="nexus/auto", messages=[{"role": "user", "content": [
+        {"type": "text", "text": "Colour?"}, {"type": "image_url", "image_url": {"url": f"data:image/png;base64,"
+                                                                                     f"{picture}"}}]}])
+    assert reply.choices[0].message.content == "Red."
+    parts = upstream.requests[-1].body["messages"][-1]["content"]
+    assert parts[0] == {"type": "text", "text": "Colour?"} and parts[1]["image_url"]["url"].endswith(picture)
 
 
 def test_a_client_that_hangs_up_cancels_its_answer_and_the_upstream_call(core: Core,
