@@ -28,7 +28,7 @@ def test_dropped_and_pasted_pictures_are_attached_and_sent(panel, server, qtbot,
     _drop(panel, [tmp_path / "red.png", tmp_path / "notes.txt"])
     assert composer.attachments == [tmp_path / "red.png"]  # the text file is not an attachment
     chips = [composer.chips.itemAt(i).widget() for i in range(composer.chips.count() - 1)]
-    assert [c.text() for c in chips] == ["📎 red.png  ✕"]
+    assert [c.text() for c in chips] == ["red.png  ✕"]
     image = QImage(4, 4, QImage.Format.Format_RGB32)
     image.fill(QColor("blue"))
     pasted = QMimeData()
@@ -47,7 +47,7 @@ def test_dropped_and_pasted_pictures_are_attached_and_sent(panel, server, qtbot,
     assert parts[0]["text"] == "What is in it?" and parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
     assert composer.attachments == [] and composer.chips.count() == 1  # cleared after sending
     user = next(w for w in panel.message_widgets() if w.role == "user")
-    assert user.user_body.attachments_label.text() == "📎 red.png" and user.user_body.attachments_label.isVisibleTo(
+    assert user.user_body.attachments_label.text() == "Attached: red.png" and user.user_body.attachments_label.isVisibleTo(
         user)
 
 

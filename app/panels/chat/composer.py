@@ -152,7 +152,7 @@ class Composer(QWidget):
             if item.widget() is not None:
                 item.widget().deleteLater()
         for path in self.attachments:
-            chip = QPushButton(f"📎 {path.name}  ✕")
+            chip = QPushButton(f"{path.name}  ✕")  # (emoji fonts are not everywhere)
             chip.setObjectName("attachmentChip")
             chip.setToolTip(f"{path}\nClick to remove")
             chip.setFlat(True)
