@@ -47,8 +47,8 @@ def test_dropped_and_pasted_pictures_are_attached_and_sent(panel, server, qtbot,
     assert parts[0]["text"] == "What is in it?" and parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
     assert composer.attachments == [] and composer.chips.count() == 1  # cleared after sending
     user = next(w for w in panel.message_widgets() if w.role == "user")
-    assert user.user_body.attachments_label.text() == "Attached: red.png" and user.user_body.attachments_label.isVisibleTo(
-        user)
+    label = user.user_body.attachments_label
+    assert label.text() == "Attached: red.png" and label.isVisibleTo(user)
 
 
 def test_a_refused_attachment_is_explained_in_the_pane(panel, server, qtbot, tmp_path: Path) -> None:  # noqa: F811
