@@ -226,3 +226,47 @@ def test_nexus_fuse_train_writes_a_bundle(models: dict[str, Path], tmp_path: Pat
     assert json.loads(capsys.readouterr().out)["encoders"]["vision"]["width"] == 24
     assert main(["fuse", "train", "--llm", str(models["llm"]), "--data", str(models["data"]), "--out",
                  str(tmp_path / "c")]) == 2
+
+
+def _tiny_siglip(folder: Path) -> Path:
+    from transformers import SiglipImageProcessor, SiglipVisionConfig, SiglipVisionModel
+
+    config = SiglipVisionConfig(hidden_size=20, intermediate_size=40, num_hidden_layers=1, num_attention_heads=2,
+                                image_size=32, patch_size=8)
+    SiglipVisionModel(config).save_pretrained(folder)
+    SiglipImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder
+
+
+def _tiny_dinov2(folder: Path) -> Path:
+    from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
+
+    config = Dinov2Config(hidden_size=28, intermediate_size=56, num_hidden_layers=1, num_attention_heads=2,
+                          image_size=32, patch_size=8)
+    Dinov2Model(config).save_pretrained(folder)
+    BitImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder
+
+
+def _tiny_wav2vec2(folder: Path) -> Path:
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC
+
+    config = Wav2Vec2Config(hidden_size=12, intermediate_size=24, num_hidden_layers=1, num_attention_heads=2,
+                            conv_dim=(8, 8), conv_stride=(5, 2), conv_kernel=(10, 3), num_feat_extract_layers=2,
+                            num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2, vocab_size=12)
+    Wav2Vec2ForCTC(config).save_pretrained(folder)
+    Wav2Vec2FeatureExtractor(sampling_rate=16000).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize(("build", "modality", "width", "kind"), [
+    (_tiny_siglip, "vision", 20, "siglip_vision_model"), (_tiny_dinov2, "vision", 28, "dinov2"),
+    (_tiny_wav2vec2, "audio", 12, "wav2vec2")])
+def test_siglip_dinov2_and_wav2vec2_encoders(build, modality: str, width: int, kind: str, models: dict[str, Path],  # type: ignore[no-untyped-def]
+                                             tmp_path: Path) -> None:
+    encoder = load_encoder(build(tmp_path / kind), modality)
+    assert (encoder.width, encoder.model_type) == (width, kind)
+    media = models["data"].parent / "red.png" if modality == "vision" else _wav(tmp_path / "tone.wav", seconds=1.0)
+    features = encoder.features([media, media])
+    assert features.shape[0] == 2 and features.shape[2] == width and features.shape[1] > 1
+    assert torch.allclose(features[0], features[1], atol=1e-5)
