@@ -5,13 +5,10 @@ ids and (for training) labels that only score the text after the prompt."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
-
-import torch
-from torch import nn
-from torch.nn import functional
 
 from nexus_core.errors import NexusError
 
@@ -51,67 +48,78 @@ class FusionConfig:
         return asdict(self)
 
 
-class ModalityProjector(nn.Module):
-    """LLaVA-1.5's projector: Linear → GELU → Linear, after pooling the features to ``tokens`` tokens."""
-
-    def __init__(self, in_width: int, out_width: int, tokens: int) -> None:
-        super().__init__()
-        self.tokens = tokens
-        self.net = nn.Sequential(nn.Linear(in_width, out_width), nn.GELU(), nn.Linear(out_width, out_width))
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        if self.tokens and features.shape[1] > self.tokens:
-            features = functional.adaptive_avg_pool1d(features.transpose(1, 2), self.tokens).transpose(1, 2)
-        return self.net(features)
+def NeuralArchitect(config: FusionConfig) -> Any:  # noqa: N802 - used as the class it builds
+    """The learnable part of fusion: one projector per modality and the optional cross-modal attention
+    (a torch module; torch is imported on first use, not with this file)."""
+    return _classes()["NeuralArchitect"](config)
 
 
-class CrossModalAttention(nn.Module):
-    """Every projected token attends to the tokens of all the modalities of its sample (pre-norm, residual)."""
+@functools.cache
+def _classes() -> dict[str, type]:
+    import torch
+    from torch import nn
+    from torch.nn import functional
 
-    def __init__(self, width: int, heads: int) -> None:
-        super().__init__()
-        self.norm = nn.LayerNorm(width)
-        self.attention = nn.MultiheadAttention(width, heads, batch_first=True)
+    class ModalityProjector(nn.Module):
+        """LLaVA-1.5's projector: Linear → GELU → Linear, after pooling the features to ``tokens`` tokens."""
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        normed = self.norm(tokens)
-        mixed, _weights = self.attention(normed, normed, normed, need_weights=False)
-        return tokens + mixed
+        def __init__(self, in_width: int, out_width: int, tokens: int) -> None:
+            super().__init__()
+            self.tokens = tokens
+            self.net = nn.Sequential(nn.Linear(in_width, out_width), nn.GELU(), nn.Linear(out_width, out_width))
 
+        def forward(self, features: torch.Tensor) -> torch.Tensor:
+            if self.tokens and features.shape[1] > self.tokens:
+                features = functional.adaptive_avg_pool1d(features.transpose(1, 2), self.tokens).transpose(1, 2)
+            return self.net(features)
 
-class NeuralArchitect(nn.Module):
-    """The learnable part of fusion: one projector per modality and the optional cross-modal attention."""
+    class CrossModalAttention(nn.Module):
+        """Every projected token attends to the tokens of all the modalities of its sample (pre-norm, residual)."""
 
-    def __init__(self, config: FusionConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.projectors = nn.ModuleDict({name: ModalityProjector(spec.width, config.llm_width, spec.tokens)
-                                         for name, spec in config.modalities.items()})
-        self.cross = CrossModalAttention(config.llm_width, config.heads) if config.cross_attention else None
+        def __init__(self, width: int, heads: int) -> None:
+            super().__init__()
+            self.norm = nn.LayerNorm(width)
+            self.attention = nn.MultiheadAttention(width, heads, batch_first=True)
 
-    def project_and_fuse(self, features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Each modality's features (batch, tokens, width) → (batch, tokens', llm_width); with cross-modal
-        attention, a sample's modalities attend to each other."""
-        projected = {}
-        for name, value in features.items():
-            if name not in self.projectors:
-                raise FusionError(f"This fusion has no {name} projector (it has {', '.join(self.projectors)}).",
-                                  hint=f"Train a fusion bundle with a {name} encoder to use {name} attachments.")
-            width = self.config.modalities[name].width
-            if value.shape[-1] != width:
-                raise FusionError(f"The {name} features are {value.shape[-1]} wide; the projector takes {width}.",
-                                  hint="Use the encoder the bundle was trained with.")
-            projected[name] = self.projectors[name](value)
-        if self.cross is None or not projected:
-            return projected
-        names = list(projected)
-        joined = self.cross(torch.cat([projected[n] for n in names], dim=1))
-        out, start = {}, 0
-        for name in names:
-            count = projected[name].shape[1]
-            out[name] = joined[:, start:start + count]
-            start += count
-        return out
+        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+            normed = self.norm(tokens)
+            mixed, _weights = self.attention(normed, normed, normed, need_weights=False)
+            return tokens + mixed
+
+    class Architect(nn.Module):
+        def __init__(self, config: FusionConfig) -> None:
+            super().__init__()
+            self.config = config
+            self.projectors = nn.ModuleDict({name: ModalityProjector(spec.width, config.llm_width, spec.tokens)
+                                             for name, spec in config.modalities.items()})
+            self.cross = CrossModalAttention(config.llm_width, config.heads) if config.cross_attention else None
+
+        def project_and_fuse(self, features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+            """Each modality's features (batch, tokens, width) → (batch, tokens', llm_width); with cross-modal
+            attention, a sample's modalities attend to each other."""
+            projected = {}
+            for name, value in features.items():
+                if name not in self.projectors:
+                    raise FusionError(f"This fusion has no {name} projector (it has {', '.join(self.projectors)}).",
+                                      hint=f"Train a fusion bundle with a {name} encoder to use {name} attachments.")
+                width = self.config.modalities[name].width
+                if value.shape[-1] != width:
+                    raise FusionError(f"The {name} features are {value.shape[-1]} wide; the projector takes "
+                                      f"{width}.", hint="Use the encoder the bundle was trained with.")
+                projected[name] = self.projectors[name](value)
+            if self.cross is None or not projected:
+                return projected
+            names = list(projected)
+            joined = self.cross(torch.cat([projected[n] for n in names], dim=1))
+            out, start = {}, 0
+            for name in names:
+                count = projected[name].shape[1]
+                out[name] = joined[:, start:start + count]
+                start += count
+            return out
+
+    return {"ModalityProjector": ModalityProjector, "CrossModalAttention": CrossModalAttention,
+            "NeuralArchitect": Architect}
 
 
 class NexusBridge:
@@ -122,14 +130,16 @@ class NexusBridge:
         self.tokenizer = tokenizer
         self.embed = llm.get_input_embeddings()
 
-    def build(self, prompts: list[str], media: list[list[torch.Tensor]], targets: list[str] | None = None, *,
-              pad_left: bool = False, add_bos: bool = True) -> dict[str, torch.Tensor]:
+    def build(self, prompts: list[str], media: list[list[Any]], targets: list[str] | None = None, *,
+              pad_left: bool = False, add_bos: bool = True) -> dict[str, Any]:
         """``media[b]`` holds sample b's attachment tokens (tokens, llm_width), one per placeholder in order.
         ``targets`` (training) are appended after each prompt and are the only positions with labels."""
+        import torch
+
         if len(media) != len(prompts) or (targets is not None and len(targets) != len(prompts)):
             raise FusionError("Prompts, attachments and targets must come in the same number.")
         device = self.embed.weight.device
-        rows: list[tuple[torch.Tensor, torch.Tensor]] = []
+        rows: list[tuple[Any, Any]] = []
         for b, prompt in enumerate(prompts):
             pieces, labels = [], []
             ids = self._ids(prompt, b, media[b])
@@ -155,7 +165,7 @@ class NexusBridge:
             rows.append((torch.cat(pieces, dim=0), torch.tensor(labels, device=device)))
         return _pad(rows, pad_left)
 
-    def _ids(self, prompt: str, b: int, attachments: list[torch.Tensor]) -> list[Any]:
+    def _ids(self, prompt: str, b: int, attachments: list[Any]) -> list[Any]:
         """The prompt as token-id lists with a marker (None) where each attachment goes."""
         parts: list[Any] = []
         last = 0
@@ -171,7 +181,9 @@ class NexusBridge:
         return parts
 
 
-def _pad(rows: list[tuple[torch.Tensor, torch.Tensor]], pad_left: bool) -> dict[str, torch.Tensor]:
+def _pad(rows: list[tuple[Any, Any]], pad_left: bool) -> dict[str, Any]:
+    import torch
+
     length = max(r[0].shape[0] for r in rows)
     width = rows[0][0].shape[1]
     device, dtype = rows[0][0].device, rows[0][0].dtype
