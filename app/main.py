@@ -77,6 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setWindowIcon(app_icon())
     interactive = args.screenshot is None and args.startup_report is None
+    guard = None
+    if interactive:  # one window per data folder: a second launch brings the running one to the front
+        from app.single_instance import SingleInstance
+        from nexus_core.paths import default_data_dir
+
+        guard = SingleInstance(args.data_dir or default_data_dir())
+        if guard.activate_running():
+            print("nexus-studio: already running on this data folder; brought it to the front", file=sys.stderr)
+            return 0
 
     core = open_core(args.data_dir, interactive=interactive)
     if core is None:
@@ -87,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     errors.install()
     load_builtin_panels()
     window = MainWindow(ctx, errors, persist_state=interactive)
+    if guard is not None:
+        guard.listen(window.bring_to_front)
     first_panel = args.panel if args.panel in window.slots else window.restore_ui_state()
     watcher = FirstPaintWatcher(window)
     exit_code = 0

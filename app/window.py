@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QStackedWidget,
     QToolButton,
@@ -238,6 +239,12 @@ class MainWindow(QMainWindow):
             theme_menu.addAction(action)
 
         help_menu = self.menuBar().addMenu("&Help")
+        shortcuts = help_menu.addAction("Keyboard shortcuts")
+        shortcuts.setShortcut(QKeySequence("F1"))
+        shortcuts.triggered.connect(self.show_shortcuts)
+        diagnostics = help_menu.addAction("Copy diagnostics")
+        diagnostics.setToolTip("Copy a report for a bug report (versions, GPU, settings, providers — no secrets)")
+        diagnostics.triggered.connect(self.copy_diagnostics)
         about = help_menu.addAction("About Nexus Studio")
         about.triggered.connect(self.show_about)
         open_log = help_menu.addAction("Open log file")
@@ -257,6 +264,75 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About Nexus Studio", self.about_text())
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(keys, what they do): every menu action with a shortcut, then the keys of the chat and the editor."""
+        rows: list[tuple[str, str]] = []
+
+        def walk(menu: QMenu, path: str) -> None:
+            for action in menu.actions():
+                if action.menu() is not None:
+                    walk(action.menu(), f"{path} → {action.text().replace('&', '')}")
+                elif not action.shortcut().isEmpty():
+                    rows.append((action.shortcut().toString(QKeySequence.SequenceFormat.NativeText),
+                                 f"{path} → {action.text().replace('&', '')}"))
+
+        for top in self.menuBar().actions():
+            if top.menu() is not None:
+                walk(top.menu(), top.text().replace("&", ""))
+        rows += [("Enter", "Chat: send the message"), ("Shift+Enter", "Chat: new line in the message"),
+                 ("Ctrl+V", "Chat: paste text, or a picture as an attachment"),
+                 ("Ctrl+Z / Ctrl+Shift+Z", "Pipeline editor: undo / redo"),
+                 ("Ctrl+C / Ctrl+V", "Pipeline editor: copy / paste nodes"),
+                 ("Delete", "Pipeline editor: delete the selected nodes and links"),
+                 ("Mouse wheel / Space+drag", "Pipeline editor: zoom / pan")]
+        return rows
+
+    def show_shortcuts(self) -> None:
+        from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTableWidget, QTableWidgetItem, QVBoxLayout
+
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard shortcuts")
+        rows = self.shortcut_rows()
+        table = QTableWidget(len(rows), 2, dialog)
+        table.setHorizontalHeaderLabels(["Keys", "Does"])
+        table.verticalHeader().setVisible(False)
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for r, (keys, does) in enumerate(rows):
+            table.setItem(r, 0, QTableWidgetItem(keys))
+            table.setItem(r, 1, QTableWidgetItem(does))
+        table.resizeColumnsToContents()
+        table.horizontalHeader().setStretchLastSection(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, parent=dialog)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(table)
+        layout.addWidget(buttons)
+        dialog.resize(620, 520)
+        self.shortcuts_dialog = dialog
+        dialog.show()
+
+    def copy_diagnostics(self) -> None:
+        """Collect the report off the GUI thread, then put it on the clipboard."""
+        from PySide6.QtGui import QGuiApplication
+
+        from app.workers import run_blocking
+        from nexus_core.diagnostics import collect
+
+        def done(text: str) -> None:
+            QGuiApplication.clipboard().setText(text)
+            self.statusBar().showMessage("Diagnostics copied: paste them into your bug report (no secrets are in "
+                                         "them).", 8000)
+
+        self._diagnostics = run_blocking(lambda: collect(self.ctx.core), parent=self, on_done=done)
+
+    def bring_to_front(self) -> None:
+        """Another launch on this data folder asked for the window."""
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
 
     # -- state -------------------------------------------------------------------------------------
     def restore_ui_state(self) -> str:

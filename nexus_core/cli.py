@@ -50,6 +50,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     from nexus_core.runtime import installed_versions, torch_runtime
 
     core = _open_core(args)
+    if args.diagnostics:
+        from nexus_core.diagnostics import collect
+
+        try:
+            print(collect(core), end="")
+        finally:
+            core.close()
+        return 0
     try:
         status = core.telemetry.open()
         info = {
@@ -200,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="versions, data folder, GPU and driver")
     p.add_argument("--json", action="store_true")
     p.add_argument("--torch", action="store_true", help="also import torch and report CUDA (slow)")
+    p.add_argument("--diagnostics", action="store_true",
+                   help="print a full report for a bug report (settings, providers, routing, modules, recent "
+                        "problems), with no secrets in it")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("monitor", help="print GPU/CPU/RAM samples")
