@@ -213,6 +213,9 @@ class MainWindow(QMainWindow):
         open_data = file_menu.addAction("Open data folder")
         open_data.triggered.connect(
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.ctx.core.paths.root))))
+        settings_action = file_menu.addAction("Settings…")
+        settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        settings_action.triggered.connect(self.show_settings)
         file_menu.addSeparator()
         quit_action = file_menu.addAction("Quit")
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -287,6 +290,12 @@ class MainWindow(QMainWindow):
                  ("Delete", "Pipeline editor: delete the selected nodes and links"),
                  ("Mouse wheel / Space+drag", "Pipeline editor: zoom / pan")]
         return rows
+
+    def show_settings(self) -> None:
+        from app.dialogs.settings import SettingsDialog
+
+        self.settings_dialog = SettingsDialog(self.ctx, self)
+        self.settings_dialog.show()
 
     def show_shortcuts(self) -> None:
         from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTableWidget, QTableWidgetItem, QVBoxLayout

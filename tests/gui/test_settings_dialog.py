@@ -1,0 +1,56 @@
+"""The settings dialog through its widgets: every setting with its explanation, search, a bad value named with
+nothing saved, live changes applied and restart-only ones said so, the file rewritten."""
+
+from __future__ import annotations
+
+from app.dialogs.settings import SettingsDialog
+from nexus_core.config import Settings, load_settings
+
+
+def _dialog(window) -> SettingsDialog:  # type: ignore[no-untyped-def]
+    file_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
+    action = next(a for a in file_menu.actions() if a.text() == "Settings…")
+    assert action.shortcut().toString() == "Ctrl+,"
+    action.trigger()
+    return window.settings_dialog
+
+
+def test_every_setting_is_there_with_its_explanation_and_search_finds_them(make_window) -> None:  # type: ignore[no-untyped-def]
+    dialog = _dialog(make_window())
+    assert set(dialog.fields) == set(Settings.model_fields) - {"schema_version"}
+    assert all(note.text() for _label, _holder, note in dialog.rows.values())
+    dialog.search.setText("server")
+    shown = dialog.visible_settings()
+    assert {n for n in Settings.model_fields if n.startswith("server_")} <= set(shown)
+    assert all("server" in n or "server" in dialog.rows[n][2].text().lower() for n in shown)
+    dialog.search.setText("prometheus port")
+    assert dialog.visible_settings() == ["metrics_port"]
+    dialog.search.clear()
+    assert len(dialog.visible_settings()) == len(dialog.fields)
+
+
+def test_saving_validates_applies_live_and_names_what_needs_a_restart(make_window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    core = window.ctx.core
+    dialog = _dialog(window)
+    dialog.fields["server_port"].widget.setValue(70000)  # out of range: refused, nothing saved
+    assert not dialog.save()
+    assert dialog.status.is_error and "Server port" in dialog.status.text() and "Nothing was saved" in \
+        dialog.status.text()
+    assert core.settings.server_port == 6398
+    dialog.fields["server_port"].widget.setValue(7001)
+    dialog.fields["monitor_interval_s"].widget.setValue(2.5)
+    dialog.fields["theme"].widget.setCurrentIndex(dialog.fields["theme"].widget.findData("dark"))
+    dialog.fields["max_thread_jobs"].widget.setValue(6)
+    dialog.fields["chat_system_prompt"].widget.setPlainText("Be brief.")
+    dialog.fields["model_folders"].widget.setText("/models/a, /models/b")
+    assert dialog.save()
+    assert "Saved 6 change(s)" in dialog.status.text() and "Restart Nexus Studio for: Max thread jobs" in \
+        dialog.status.text()
+    assert core.telemetry.interval_s == 2.5 and core.chat.system_prompt == "Be brief."
+    assert window.ctx.effective_theme == "dark"
+    saved = load_settings(core.paths.settings_file).settings
+    assert (saved.server_port, saved.max_thread_jobs, saved.theme) == (7001, 6, "dark")
+    assert [str(p) for p in saved.model_folders] == ["/models/a", "/models/b"]
+    dialog.fields["metrics_port"].widget.setText("")
+    assert dialog.save() and "Nothing changed" in dialog.status.text()
