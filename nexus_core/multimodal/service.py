@@ -1,9 +1,8 @@
-"""Multimodal fusion as one core object: alignment training as a job on the one job runner (its loss reported
-live), and fusion bundles loaded for chat (cached: the encoders and projectors load once)."""
+"""Multimodal fusion as one core object: alignment training as a job on the one job runner, its loss reported
+live. (A local provider loads its own fusion bundle, next to its model, when attachments first come.)"""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,6 @@ class MultimodalService:
     def __init__(self, runner: JobRunner) -> None:
         self.runner = runner
         self.losses: Emitter[tuple[str, int, int, float]] = Emitter("multimodal.loss")  # (job id, step, total, loss)
-        self._fused: dict[tuple[str, str], Any] = {}
-        self._lock = threading.Lock()
 
     def train(self, llm: Path, encoders: dict[str, Path], data: Path, out: Path, **options: Any) -> Any:
         """Start alignment training as a job; returns its handle (its result: the TrainResult)."""
@@ -36,13 +33,3 @@ class MultimodalService:
         return self.runner.submit(job, name=f"Train fusion projectors: {Path(out).name}",
                                   params={"llm": str(llm), "data": str(data), "out": str(out),
                                           **{m: str(p) for m, p in encoders.items()}})
-
-    def fused(self, bundle_dir: Path, llm: Any, llm_path: Path) -> Any:
-        """The FusedInputs for ``bundle_dir`` with this LLM (checked against the bundle), loaded once."""
-        from nexus_core.multimodal.chat import FusedInputs
-
-        key = (str(Path(bundle_dir).resolve()), str(Path(llm_path).resolve()))
-        with self._lock:
-            if key not in self._fused:
-                self._fused[key] = FusedInputs.load(Path(bundle_dir), llm, Path(llm_path))
-            return self._fused[key]
