@@ -301,6 +301,9 @@ class AgentsPanel(Panel):
             return
         record = self.run = self.agents.runs.get(self.run.id)
         running = record.id in self.agents.running()
+        item = self.runs_list.currentItem()
+        if item is not None and item.data(Qt.ItemDataRole.UserRole) == record.id:  # its mark follows the state
+            item.setText(RUN_MARKS.get(record.state, "?") + item.text()[1:])
         self.title.setText(f"<b>{record.workflow}</b> — {record.state}"
                            + (f": {record.error}" if record.error and record.state != "succeeded" else "")
                            + f"<br>{record.requirement[:200]}")
