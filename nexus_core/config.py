@@ -41,7 +41,7 @@ class Settings(BaseModel):
         "INFO", description="Detail written to the log file.")
     workspace_dir: Path | None = Field(None, description="Folder the agent's file tools may use.")
     model_folders: list[Path] = Field(default_factory=list, description="Folders the Models panel scans for "
-                                      "local models (the Hugging Face cache is always scanned).")
+                                      "local models (the Hugging Face cache too, unless switched off below).")
     scan_hf_cache: bool = Field(True, description="Also list the models in the Hugging Face cache.")
     web_fetch_allow_private: bool = Field(False, description="Let the web-fetch tool read addresses on this "
                                           "computer and the local network (off: a web page cannot steer the model "

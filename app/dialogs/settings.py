@@ -131,6 +131,18 @@ class _Field:
             self.widget.setText(chosen)
 
 
+def _limit(field: _Field, metadata: list[Any]) -> None:
+    """Number boxes take the model's own bounds (ge/le), so most bad values cannot even be typed."""
+    if field.kind not in ("int", "float"):
+        return
+    for item in metadata:
+        low, high = getattr(item, "ge", None), getattr(item, "le", None)
+        if low is not None:
+            field.widget.setMinimum(low)
+        if high is not None:
+            field.widget.setMaximum(high)
+
+
 class SettingsDialog(QDialog):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -147,6 +159,7 @@ class SettingsDialog(QDialog):
             if name in HIDDEN:
                 continue
             field = _Field(name, info.annotation, getattr(current, name))
+            _limit(field, info.metadata)
             self.fields[name] = field
             label, editor = QLabel(label_for(name)), field.row()
             note = QLabel(info.description or "")

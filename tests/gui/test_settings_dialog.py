@@ -33,11 +33,14 @@ def test_saving_validates_applies_live_and_names_what_needs_a_restart(make_windo
     window = make_window()
     core = window.ctx.core
     dialog = _dialog(window)
-    dialog.fields["server_port"].widget.setValue(70000)  # out of range: refused, nothing saved
+    dialog.fields["server_port"].widget.setValue(70000)  # the box keeps to the model's bounds
+    assert dialog.fields["server_port"].widget.value() == 65535
+    dialog.fields["metrics_port"].widget.setText("ninety")  # not a number: refused, nothing saved
     assert not dialog.save()
-    assert dialog.status.is_error and "Server port" in dialog.status.text() and "Nothing was saved" in \
+    assert dialog.status.is_error and "Metrics port" in dialog.status.text() and "Nothing was saved" in \
         dialog.status.text()
-    assert core.settings.server_port == 6398
+    assert core.settings.server_port == 6398 and core.settings.metrics_port is None
+    dialog.fields["metrics_port"].widget.setText("")
     dialog.fields["server_port"].widget.setValue(7001)
     dialog.fields["monitor_interval_s"].widget.setValue(2.5)
     dialog.fields["theme"].widget.setCurrentIndex(dialog.fields["theme"].widget.findData("dark"))
