@@ -115,7 +115,8 @@ class AgentsPanel(Panel):
         runs_layout.addWidget(self.runs_list)
 
         # -- the selected run
-        self.title = QLabel("No run selected")
+        self.title = QLabel("No runs yet: write a requirement, pick a workflow and press Start run; its steps "
+                            "light up here as they work.")
         self.title.setWordWrap(True)
         self.stop_button = QPushButton("Stop")
         self.stop_button.clicked.connect(self.stop)
@@ -126,6 +127,7 @@ class AgentsPanel(Panel):
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
         for button in (self.stop_button, self.resume_button, self.folder_button):
+            button.setEnabled(False)  # until a run is selected
             head.addWidget(button)
         self.view = GraphView()
         self.view.setMinimumHeight(240)
@@ -309,6 +311,7 @@ class AgentsPanel(Panel):
                            + f"<br>{record.requirement[:200]}")
         self.stop_button.setEnabled(running)
         self.resume_button.setEnabled(not running and record.state != "succeeded")
+        self.folder_button.setEnabled(True)
         latest: dict[str, StepRecord] = {}
         for step in self.agents.runs.steps(record.id):
             latest[step.node_id] = step
