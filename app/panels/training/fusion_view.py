@@ -113,9 +113,10 @@ class FusionView(QWidget):
         box_layout = QVBoxLayout(box)
         box_layout.addLayout(form)
         box_layout.addLayout(buttons)
-        self.plot = pg.PlotWidget()
+        self.plot = pg.PlotWidget(background=None)  # the theme's, as the distillation chart
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "caption loss")
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.curve = self.plot.plot([], [], pen=pg.mkPen("#2e86de", width=2))
         self.status = StatusLabel()
         layout = QHBoxLayout(self)
