@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nexus_core.errors import NexusError
+from nexus_core.units import one_line
 
 EXIT_FAILED, EXIT_STOPPED = 1, 130
 
@@ -86,7 +87,7 @@ def _show(event: Any, shown: list[str]) -> None:
         extra = f": {event.text}" if event.text else ""
         print(f"nexus: {event.node_id} {event.kind}{extra}", file=sys.stderr, flush=True)
     elif event.kind == "message":
-        print(f"nexus:   {event.node_id} #{event.iteration} {_short(event.text)}", file=sys.stderr, flush=True)
+        print(f"nexus:   {event.node_id} #{event.iteration} {one_line(event.text)}", file=sys.stderr, flush=True)
     elif event.kind == "loop":
         print(f"nexus: review {event.node_id} round {event.iteration}: {event.text}", file=sys.stderr, flush=True)
     shown.append(event.kind)
@@ -126,8 +127,3 @@ def _list(core: Any, as_json: bool) -> int:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at))
         print(f"{r.id[:12]}  {when}  {r.state:9}  {r.workflow[:30]:30}  {r.out_dir}")
     return 0
-
-
-def _short(text: str, limit: int = 160) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

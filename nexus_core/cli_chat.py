@@ -13,6 +13,7 @@ from typing import Any
 from nexus_core.chat.service import TurnEvent
 from nexus_core.errors import NexusError
 from nexus_core.providers.errors import FailureKind, ProviderError
+from nexus_core.units import one_line
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -126,11 +127,11 @@ def _run_chat(core: Any, args: argparse.Namespace, prompt: str) -> int:
         elif event.kind == "notice":
             print(f"nexus: {event.text}", file=sys.stderr)
         elif event.kind == "tool_started" and event.tool_call is not None:
-            print(f"nexus: tool {event.tool_call.name}({_short(event.tool_call.arguments)})", file=sys.stderr)
+            print(f"nexus: tool {event.tool_call.name}({one_line(event.tool_call.arguments)})", file=sys.stderr)
         elif event.kind == "tool_finished" and event.tool_result is not None:
             done = event.tool_result
             state = "ok" if done.ok else f"failed ({done.error_kind})"
-            print(f"nexus: tool {done.call.name} {state} in {done.duration_ms:.0f} ms: {_short(done.content)}",
+            print(f"nexus: tool {done.call.name} {state} in {done.duration_ms:.0f} ms: {one_line(done.content)}",
                   file=sys.stderr)
         elif event.kind == "finished":
             ended.set()
@@ -179,8 +180,3 @@ def _headless_approver(allow: bool) -> Any:
         return "once" if allow else "deny"
 
     return approve
-
-
-def _short(text: str, limit: int = 160) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,4 +1,4 @@
-"""Numbers as people read them: sizes in KB/MB/GB, counts in K/M/B."""
+"""Numbers and text as people read them: sizes in KB/MB/GB, counts in K/M/B, long text on one short line."""
 
 from __future__ import annotations
 
@@ -17,3 +17,9 @@ def human_count(n: int) -> str:
         if n >= scale:
             return f"{n / scale:.1f}{unit}"
     return str(n)
+
+
+def one_line(text: str, limit: int = 160) -> str:
+    """``text`` on one line (whitespace runs collapsed), cut to ``limit`` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -33,6 +33,7 @@ from nexus_core.routing.classify import Tier
 from nexus_core.routing.router import CallDone, RouteDecision, Router
 from nexus_core.tools.base import ToolContext
 from nexus_core.tools.registry import ToolRegistry
+from nexus_core.units import one_line
 
 log = logging.getLogger(__name__)
 VERDICT = re.compile(r"^\s*\**\s*VERDICT\s*:\s*\**\s*(APPROVED|CHANGES)\b", re.IGNORECASE | re.MULTILINE)
@@ -219,8 +220,8 @@ class WorkflowRun:
                     if event.ok and event.call.name == "write_file":
                         outcome.written.add(self._relative(event.call.parsed_arguments().get("path", "")))
                     state = "ok" if event.ok else f"failed ({event.error_kind})"
-                    self._say(node_id, iteration, "tool", f"{event.call.name}({_short(event.call.arguments)}) "
-                                                          f"{state}: {_short(event.content)}")
+                    self._say(node_id, iteration, "tool", f"{event.call.name}({one_line(event.call.arguments, 200)}) "
+                                                          f"{state}: {one_line(event.content, 200)}")
                 elif isinstance(event, RoundDone):
                     text = ""  # the answer is what the last round said
         outcome.text = text.strip()
@@ -423,9 +424,4 @@ def _add(total: _Outcome, part: _Outcome) -> None:
     total.input_tokens += part.input_tokens
     total.output_tokens += part.output_tokens
     total.model_ms += part.model_ms
-
-
-def _short(text: str, limit: int = 200) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 

@@ -29,6 +29,7 @@ from nexus_core.media.speech import SpeechEngine, SpeechError, split_sentences
 from nexus_core.media.video import VideoGenerator, VideoRequest
 from nexus_core.media.voices import VoiceStore
 from nexus_core.store import Store
+from nexus_core.units import one_line
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class MediaService:
             return self._record("speech", out, {**request.to_dict(), "voice": voice.id},
                                 time.perf_counter() - started, [])
 
-        return self.runner.submit(job, name=f"Speak: {_short(request.text)}", params={"kind": "speech",
+        return self.runner.submit(job, name=f"Speak: {one_line(request.text, 48)}", params={"kind": "speech",
                                                                                         "out": str(out)})
 
     def draw(self, request: ImageRequest, out: Path | None = None) -> Any:
@@ -134,7 +135,7 @@ class MediaService:
             return self._record("image", out, {**result.request.to_dict(), "pipeline": result.pipeline},
                                 result.seconds, result.notes)
 
-        return self.runner.submit(job, name=f"Draw: {_short(request.prompt)}", params={"kind": "image",
+        return self.runner.submit(job, name=f"Draw: {one_line(request.prompt, 48)}", params={"kind": "image",
                                                                                         "out": str(out)})
 
     def animate(self, request: VideoRequest, out: Path | None = None) -> Any:
@@ -189,7 +190,3 @@ def _cancellable(make: Callable[[], Any]) -> Any:
     except MediaCancelled:
         raise JobCancelled from None
 
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= 48 else text[:47] + "…"
