@@ -87,7 +87,14 @@ def main(argv: list[str] | None = None) -> int:
             print("nexus-studio: already running on this data folder; brought it to the front", file=sys.stderr)
             return 0
 
-    core = open_core(args.data_dir, interactive=interactive)
+    wizard_ran = False
+    if interactive:
+        from app.first_run.launch import bring_dialog_to_front, first_run_due, run_first_run
+
+        wizard_ran = first_run_due(args.data_dir)
+        if guard is not None and wizard_ran:  # a second launch during the wizard brings the wizard forward
+            guard.listen(bring_dialog_to_front)
+    core = run_first_run(args.data_dir) if wizard_ran else open_core(args.data_dir, interactive=interactive)
     if core is None:
         return 2
     ctx = AppContext(core)
@@ -97,8 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     load_builtin_panels()
     window = MainWindow(ctx, errors, persist_state=interactive)
     if guard is not None:
-        guard.listen(window.bring_to_front)
+        if guard.server is None:
+            guard.listen(window.bring_to_front)
+        guard.hand_to(window.bring_to_front)
+        if guard.folder != core.paths.root.resolve():  # the wizard chose another folder: launches there find us too
+            moved = SingleInstance(core.paths.root)
+            if not moved.activate_running():
+                moved.listen(window.bring_to_front)
     first_panel = args.panel if args.panel in window.slots else window.restore_ui_state()
+    if wizard_ran and "chat" in window.slots:
+        first_panel = "chat"
     watcher = FirstPaintWatcher(window)
     exit_code = 0
 

@@ -21,9 +21,10 @@ def server_name(data_dir: Path) -> str:
 class SingleInstance(QObject):
     def __init__(self, data_dir: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self.folder = Path(data_dir).expanduser().resolve()
         self.name = server_name(data_dir)
         self.server: QLocalServer | None = None
-        self._on_activate: Callable[[], None] | None = None
+        self.on_activate: Callable[[], None] | None = None  # what a later launch brings to the front
 
     def activate_running(self, timeout_ms: int = 500) -> bool:
         """If an app is already running on this data folder, ask it to come to the front; True when one did."""
@@ -38,7 +39,7 @@ class SingleInstance(QObject):
 
     def listen(self, on_activate: Callable[[], None]) -> bool:
         """Be the running instance: later launches call ``on_activate``. False when the name cannot be taken."""
-        self._on_activate = on_activate
+        self.on_activate = on_activate
         server = QLocalServer(self)
         server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         if not server.listen(self.name):
@@ -58,8 +59,12 @@ class SingleInstance(QObject):
                 self._read(socket)
 
     def _read(self, socket: QLocalSocket) -> None:
-        if bytes(socket.readAll().data()).startswith(ACTIVATE.strip()) and self._on_activate is not None:
-            self._on_activate()
+        if bytes(socket.readAll().data()).startswith(ACTIVATE.strip()) and self.on_activate is not None:
+            self.on_activate()
+
+    def hand_to(self, on_activate: Callable[[], None]) -> None:
+        """Later launches now call ``on_activate`` (the first-run wizard listens first, then the main window)."""
+        self.on_activate = on_activate
 
     def close(self) -> None:
         if self.server is not None:

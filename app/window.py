@@ -248,6 +248,9 @@ class MainWindow(QMainWindow):
         diagnostics = help_menu.addAction("Copy diagnostics")
         diagnostics.setToolTip("Copy a report for a bug report (versions, GPU, settings, providers — no secrets)")
         diagnostics.triggered.connect(self.copy_diagnostics)
+        wizard = help_menu.addAction("Set-up wizard…")
+        wizard.setToolTip("Run the first-run steps again: GPU check, key protection, model folders, chat model")
+        wizard.triggered.connect(self.show_first_run_wizard)
         about = help_menu.addAction("About Nexus Studio")
         about.triggered.connect(self.show_about)
         open_log = help_menu.addAction("Open log file")
@@ -296,6 +299,12 @@ class MainWindow(QMainWindow):
 
         self.settings_dialog = SettingsDialog(self.ctx, self)
         self.settings_dialog.show()
+
+    def show_first_run_wizard(self) -> None:
+        from app.first_run.wizard import FirstRunWizard
+
+        self.first_run_wizard = FirstRunWizard(core=self.ctx.core, parent=self)
+        self.first_run_wizard.open()
 
     def show_shortcuts(self) -> None:
         from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTableWidget, QTableWidgetItem, QVBoxLayout

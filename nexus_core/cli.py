@@ -251,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_providers,
         cli_sandbox,
         cli_serve,
+        cli_setup,
         cli_sli,
     )
 
@@ -268,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_providers.add_parser(sub)
     cli_sandbox.add_parser(sub)
     cli_serve.add_parser(sub)
+    cli_setup.add_parser(sub)
     cli_sli.add_parser(sub)
     return parser
 

@@ -67,16 +67,13 @@ def _list(core: Any, args: argparse.Namespace) -> int:
 
 
 def _detect(core: Any, args: argparse.Namespace) -> int:
-    from nexus_core.providers.config import ProviderConfig
+    from nexus_core.firstrun import save_detected_server
     from nexus_core.providers.detect import detect_local_servers
 
     found = core.aio.run(detect_local_servers(), timeout=30)
     if args.save:
         for server in found:
-            existing = core.providers.config(server.preset.id)
-            config = ProviderConfig(name=server.preset.id, kind="openai", preset=server.preset.id,
-                                    base_url=server.base_url, models=server.models)
-            core.providers.save(config, replaces=existing.name if existing else None)
+            save_detected_server(core.providers, server)
     if args.json:
         print(json.dumps([{"server": s.preset.label, "preset": s.preset.id, "base_url": s.base_url,
                            "models": s.models, "note": s.note} for s in found], indent=2))

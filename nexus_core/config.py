@@ -79,6 +79,8 @@ class Settings(BaseModel):
                                      "draw with (default: the first text-to-image pipeline the Models panel found).")
     voice: str | None = Field(None, description="The voice that reads chat answers aloud (default: espeak-ng "
                               "en-us).")
+    first_run_done: bool = Field(False, description="The first-run wizard has been finished or skipped in this data "
+                                 "folder (Help → Set-up wizard runs it again).")
 
     def unknown_fields(self) -> list[str]:
         return sorted((self.model_extra or {}).keys())
@@ -141,6 +143,18 @@ def _validate_per_field(path: Path, raw: dict[str, Any]) -> LoadedSettings:
         problems.append(f"{path}: written by a newer Nexus Studio (settings format {settings.schema_version}); "
                         f"settings this version does not know are kept unchanged.")
     return LoadedSettings(settings, problems, backup)
+
+
+def first_run_pending(path: Path) -> bool:
+    """Whether the first-run wizard should open: no settings file yet, or one not marked done. A damaged file is
+    not a reason (opening the data folder reports and repairs it)."""
+    if not path.exists():
+        return True
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return isinstance(raw, dict) and raw.get("first_run_done") is not True
 
 
 def save_settings(path: Path, settings: Settings) -> None:

@@ -17,13 +17,32 @@ APP_NAME = "nexus-studio"
 ENV_HOME = "NEXUS_HOME"
 
 
-def default_data_dir() -> Path:
-    override = os.environ.get(ENV_HOME, "").strip()
-    if override:
-        return Path(override).expanduser()
+def platform_data_dir() -> Path:
+    """The platform's user-data folder for the app (used unless ``$NEXUS_HOME`` or a chosen folder says otherwise)."""
     import platformdirs
 
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False, roaming=True))
+
+
+def default_data_dir() -> Path:
+    """``$NEXUS_HOME``, else the folder picked in the first-run wizard or settings, else the platform default."""
+    override = os.environ.get(ENV_HOME, "").strip()
+    if override:
+        return Path(override).expanduser()
+    from nexus_core.location import chosen_data_dir
+
+    return chosen_data_dir() or platform_data_dir()
+
+
+def data_dir_source(explicit: Path | str | None = None) -> str:
+    """Why the data folder is where it is: "option" (--data-dir), "env", "chosen" or "default"."""
+    if explicit is not None:
+        return "option"
+    if os.environ.get(ENV_HOME, "").strip():
+        return "env"
+    from nexus_core.location import chosen_data_dir
+
+    return "chosen" if chosen_data_dir() is not None else "default"
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,15 @@ async def _probe(client: Any, preset: Preset, host: str, port: int) -> DetectedS
     return DetectedServer(preset, base_url, models, "" if models else "answered, but has no model loaded")
 
 
+def config_for_detected(server: DetectedServer) -> Any:
+    """The provider a found server is saved as: named after its preset, with the models it listed."""
+    from nexus_core.providers.config import ProviderConfig
+
+    return ProviderConfig.model_validate({"name": server.preset.id, "kind": server.preset.kind,
+                                          "preset": server.preset.id, "base_url": server.base_url,
+                                          "models": list(server.models)})
+
+
 def _ids(payload: Any) -> list[str] | None:
     data = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(data, list):
