@@ -79,6 +79,13 @@ class Settings(BaseModel):
                                      "draw with (default: the first text-to-image pipeline the Models panel found).")
     voice: str | None = Field(None, description="The voice that reads chat answers aloud (default: espeak-ng "
                               "en-us).")
+    sandbox_code_time_s: float = Field(30.0, ge=1.0, le=600.0, description="How long the code interpreter may run "
+                                       "a model-written program, in seconds (CPU time and wall clock).")
+    sandbox_code_memory_mb: int = Field(256, ge=32, le=16384, description="Memory the code interpreter's sandbox "
+                                        "may use, in MB.")
+    sandbox_require_bubblewrap: bool = Field(False, description="Run model-written code only inside bubblewrap; "
+                                             "without it the code interpreter refuses instead of falling back to the "
+                                             "weaker sandbox (limits and import checks only).")
     first_run_done: bool = Field(False, description="The first-run wizard has been finished or skipped in this data "
                                  "folder (Help → Set-up wizard runs it again).")
 
