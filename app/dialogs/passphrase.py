@@ -51,8 +51,12 @@ class PassphraseDialog(QDialog):
 
         self.passphrase_edit = QLineEdit()
         self.passphrase_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.passphrase_edit.setToolTip(
+            "The passphrase that encrypts your saved API keys (at least 8 characters)" if self.new_mode
+            else "The passphrase you chose when you first saved an API key")
         self.confirm_edit = QLineEdit()
         self.confirm_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.confirm_edit.setToolTip("Type the same passphrase again, to catch a typing mistake")
         form = QFormLayout()
         form.addRow("Passphrase", self.passphrase_edit)
         if self.new_mode:
@@ -66,6 +70,8 @@ class PassphraseDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok_button: QPushButton = buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText("Set passphrase" if self.new_mode else "Unlock")
+        self.ok_button.setToolTip("Protect the API keys with this passphrase (Enter)" if self.new_mode
+                                  else "Check the passphrase and unlock the saved API keys (Enter)")
         self.cancel_button: QPushButton = buttons.button(QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)

@@ -33,7 +33,7 @@ from app.context import AppContext
 from app.widgets.status_label import StatusLabel
 from nexus_core.config import Settings
 
-HIDDEN = {"schema_version"}
+HIDDEN = {"schema_version", "first_run_done"}
 RESTART_NEEDED = {"max_thread_jobs", "max_process_jobs", "monitor_window_s", "calls_retention_days"}
 LABELS = {"monitor_interval_s": "Monitor interval (s)", "monitor_window_s": "Monitor history (s)",
           "evolve_interval_min": "Co-evolution interval (min)", "otlp_endpoint": "OTLP endpoint",
@@ -150,6 +150,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search settings…")
+        self.search.setToolTip("Show only the settings whose name or explanation has all of these words")
         self.search.textChanged.connect(self._filter)
         self.fields: dict[str, _Field] = {}
         self.rows: dict[str, tuple[QLabel, QWidget, QLabel]] = {}
@@ -160,6 +161,9 @@ class SettingsDialog(QDialog):
                 continue
             field = _Field(name, info.annotation, getattr(current, name))
             _limit(field, info.metadata)
+            field.widget.setToolTip(info.description or label_for(name))
+            if field.browse is not None:
+                field.browse.setToolTip(f"Choose the folder for “{label_for(name)}”")
             self.fields[name] = field
             label, editor = QLabel(label_for(name)), field.row()
             note = QLabel(info.description or "")
@@ -183,6 +187,8 @@ class SettingsDialog(QDialog):
         self.status = StatusLabel()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)
         self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+        self.save_button.setToolTip("Check every value, then save and apply them (a bad value is named and nothing "
+                                    "is saved)")
         self.save_button.clicked.connect(self.save)
         buttons.rejected.connect(self.reject)
         bottom = QHBoxLayout()

@@ -82,6 +82,8 @@ class _JobRow:
         self.cancel.setVisible(active)
         self.pause.setVisible(active and snap.state is not JobState.QUEUED)
         self.pause.setText("Resume" if snap.state is JobState.PAUSED else "Pause")
+        self.pause.setToolTip("Let this job go on" if snap.state is JobState.PAUSED
+                              else "Pause this job at its next safe point")
 
 
 class JobsView(QWidget):

@@ -222,3 +222,11 @@ def test_a_damaged_settings_file_does_not_bring_the_wizard_back(tmp_path) -> Non
     assert not first_run_due(folder)
     (folder / "settings.json").write_text(json.dumps({"theme": "dark"}))
     assert first_run_due(folder)
+
+
+def test_every_control_of_the_wizard_explains_itself(qtbot, tmp_path, cores) -> None:
+    from tests.gui.tooltip_audit import controls_without_tooltips
+
+    wizard = _wizard(qtbot, cores, keyring=MemoryKeyring(), ports={"ollama": 0, **NO_OTHER_SERVERS},
+                     data_dir=tmp_path / "data")
+    assert controls_without_tooltips(wizard) == []

@@ -78,17 +78,26 @@ class AgentsPanel(Panel):
 
         # -- a new run
         self.workflow = QComboBox()
+        self.workflow.setToolTip("The workflow the agents follow: its steps and who does each (your own ones are in "
+                                 "workflows/ in the data folder)")
         self.requirement = QPlainTextEdit()
         self.requirement.setPlaceholderText("What should the agents build? e.g. A to-do list API with a web page.")
         self.requirement.setMaximumHeight(90)
+        self.requirement.setToolTip("What the agents should build, in plain words: the more precise, the better the "
+                                    "result")
         self.out_dir = QLineEdit()
         self.out_dir.setPlaceholderText("a new folder under agent-runs/ in the data folder")
+        self.out_dir.setToolTip("The folder the agents write their files into (empty: a new dated folder under "
+                                "agent-runs/)")
         browse = QPushButton("Browse…")
+        browse.setToolTip("Choose the output folder for the run")
         browse.clicked.connect(self._browse)
         out_row = QHBoxLayout()
         out_row.addWidget(self.out_dir, 1)
         out_row.addWidget(browse)
         self.start_button = QPushButton("Start run")
+        self.start_button.setToolTip("Start the workflow on the requirement in the background; its steps light up on "
+                                     "the graph")
         self.start_button.clicked.connect(self.start)
         self.edit_button = QPushButton("Edit workflow…")
         self.edit_button.setToolTip("Open the workflow in the Pipeline editor (a default one is copied to your "
@@ -119,10 +128,13 @@ class AgentsPanel(Panel):
                             "light up here as they work.")
         self.title.setWordWrap(True)
         self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Cancel the selected run's running steps; finished steps are kept for Resume")
         self.stop_button.clicked.connect(self.stop)
         self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Go on with the selected stopped or failed run from its last finished steps")
         self.resume_button.clicked.connect(self.resume)
         self.folder_button = QPushButton("Open folder")
+        self.folder_button.setToolTip("Open the selected run's output folder in the file manager")
         self.folder_button.clicked.connect(self._open_folder)
         head = QHBoxLayout()
         head.addWidget(self.title, 1)

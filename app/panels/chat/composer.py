@@ -28,6 +28,8 @@ class ComposerEdit(QPlainTextEdit):
         self.setPlaceholderText("Message…  (Enter sends, Shift+Enter starts a new line)")
         self.setTabChangesFocus(True)
         self.setAccessibleName("Message")
+        self.setToolTip("Write your message: Enter sends it, Shift+Enter starts a new line; drop or paste files to "
+                        "attach them")
         self.document().contentsChanged.connect(self._fit_height)
         self._fit_height()
 

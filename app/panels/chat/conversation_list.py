@@ -85,11 +85,13 @@ class ConversationList(QWidget):
         self.list.itemDelegate().closeEditor.connect(self._on_editor_closed)
 
         self.rename_button = QPushButton("Rename")
+        self.rename_button.setToolTip("Rename the selected conversation (or double-click it, or press F2)")
         self.rename_button.clicked.connect(self.rename_current)
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Save the conversation as a Markdown file")
         self.export_button.clicked.connect(self.export_current)
         self.delete_button = QPushButton("Delete")
+        self.delete_button.setToolTip("Delete the selected conversation and its messages (asks first)")
         self.delete_button.clicked.connect(self.delete_current)
         actions = QHBoxLayout()
         for button in (self.rename_button, self.export_button, self.delete_button):

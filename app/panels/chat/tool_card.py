@@ -115,6 +115,7 @@ class ToolCard(QFrame):
         self.result_view = CodeText()
         self.more_button = QToolButton()
         self.more_button.setAutoRaise(True)
+        self.more_button.setToolTip("Show the tool's whole result, or only its start again")
         self.more_button.clicked.connect(self._toggle_more)
         self.error_label = QLabel()
         self.error_label.setObjectName("chatError")

@@ -50,9 +50,11 @@ class UserBody(QWidget):
 
     def _build_edit_area(self) -> QWidget:
         self.editor.setMaximumHeight(160)
+        self.editor.setToolTip("Change the message, then send it again: the answers after it are replaced")
         self.resend_button.setToolTip("Replace this message and everything after it, and answer it again")
         self.resend_button.setDefault(True)
         self.resend_button.clicked.connect(self._resend)
+        self.cancel_button.setToolTip("Leave the message as it was")
         self.cancel_button.clicked.connect(self.cancel_edit)
         buttons = QHBoxLayout()
         buttons.addStretch(1)

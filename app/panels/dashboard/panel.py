@@ -96,18 +96,24 @@ class DashboardPanel(Panel):
         for label, seconds in RANGES:
             self.range_combo.addItem(label, seconds)
         self.range_combo.setCurrentIndex(1)
+        self.range_combo.setToolTip("The time range the numbers and charts cover")
         self.provider_combo, self.model_combo, self.task_combo = QComboBox(), QComboBox(), QComboBox()
-        for combo, everything in ((self.provider_combo, "All providers"), (self.model_combo, "All models"),
-                                  (self.task_combo, "All task types")):
+        for combo, everything, one in ((self.provider_combo, "All providers", "provider"),
+                                       (self.model_combo, "All models", "model"),
+                                       (self.task_combo, "All task types", "task type")):
             combo.addItem(everything, None)
             combo.setMinimumContentsLength(14)
+            combo.setToolTip(f"Count only the calls of one {one}")
         for combo in (self.range_combo, self.provider_combo, self.model_combo, self.task_combo):
             combo.activated.connect(lambda _i: self.refresh())
         self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setToolTip("Read the call records again")
         self.refresh_button.clicked.connect(self.refresh)
         self.csv_button = QPushButton("Export CSV…")
+        self.csv_button.setToolTip("Save the numbers shown as a CSV file, for a spreadsheet")
         self.csv_button.clicked.connect(lambda: self.export_csv())
         self.png_button = QPushButton("Export PNG…")
+        self.png_button.setToolTip("Save a picture of the dashboard as a PNG file")
         self.png_button.clicked.connect(lambda: self.export_png())
         bar = QHBoxLayout()
         for widget in (self.range_combo, self.provider_combo, self.model_combo, self.task_combo):
@@ -135,8 +141,10 @@ class DashboardPanel(Panel):
         self.price_table = _table(["Model (provider/model)", "$ / M input", "$ / M output"])
         self.price_table.setEditTriggers(QTableWidget.EditTrigger.AllEditTriggers)
         self.add_price_button = QPushButton("Add row")
+        self.add_price_button.setToolTip("Add an empty row to the price table, for a model not listed yet")
         self.add_price_button.clicked.connect(self._add_price_row)
         self.save_prices_button = QPushButton("Save prices")
+        self.save_prices_button.setToolTip("Check and save the price table; a bad row is named and nothing is saved")
         self.save_prices_button.clicked.connect(self.save_prices)
         price_buttons = QWidget()
         row = QHBoxLayout(price_buttons)

@@ -43,8 +43,12 @@ class EvolutionPanel(Panel):
         self.budget_spin.setRange(1, 10000)
         self.budget_spin.setSuffix(" model calls a day")
         self.budget_spin.setValue(ctx.core.settings.evolve_daily_calls)
+        self.budget_spin.setToolTip("At most this many model calls a day go to background practice (saved as a "
+                                    "setting)")
         self.budget_spin.valueChanged.connect(self._set_budget)
         self.run_button = QPushButton("Run one round now")
+        self.run_button.setToolTip("Set one challenge and build a module for it now, whether or not background "
+                                   "practice is on")
         self.run_button.clicked.connect(self.run_round)
         self.summary = QLabel()
         self.summary.setObjectName("muted")

@@ -24,19 +24,21 @@ from nexus_core.media.service import MediaService, SpeechRequest
 from nexus_core.media.video import VideoRequest
 
 
-def _spin(low: int, high: int, value: int, special: str = "") -> QSpinBox:
+def _spin(low: int, high: int, value: int, special: str = "", *, tip: str) -> QSpinBox:
     box = QSpinBox()
     box.setRange(low, high)
     box.setValue(value)
+    box.setToolTip(tip)
     if special:
         box.setSpecialValueText(special)
     return box
 
 
-def _model_combo() -> QComboBox:
+def _model_combo(tip: str) -> QComboBox:
     combo = QComboBox()
     combo.setEditable(True)  # a folder path may be typed or pasted
     combo.setMinimumContentsLength(24)
+    combo.setToolTip(tip)
     return combo
 
 
@@ -63,18 +65,24 @@ class SpeechForm(QWidget):
         self.media, self.settings, self._save = media, settings, save
         self.text = QPlainTextEdit()
         self.text.setPlaceholderText("Text to speak. Long text is read sentence by sentence as it is made.")
+        self.text.setToolTip("The text to turn into speech")
         self.voice = QComboBox()
         self.voice.setMinimumContentsLength(28)
+        self.voice.setToolTip("The voice that speaks, from the installed speech engines")
         self.language = QLineEdit()
         self.language.setPlaceholderText("the voice's own (multilingual voices: en, de, fr…)")
+        self.language.setToolTip("A language code for voices that speak several languages (empty: the voice's own)")
         self.speed = QDoubleSpinBox()
         self.speed.setRange(0.3, 3.0)
         self.speed.setSingleStep(0.1)
         self.speed.setValue(1.0)
+        self.speed.setToolTip("How fast it speaks: 1 is the voice's normal pace")
         self.format = QComboBox()
         self.format.addItems([f.upper() for f in self.FORMATS])
+        self.format.setToolTip("The audio file format the speech is saved in")
         self.play_while = QCheckBox("Play while it is made")
         self.play_while.setChecked(True)
+        self.play_while.setToolTip("Start playing the first sentences while the rest are still being made")
         self.chat_voice = QPushButton("Use for chat")
         self.chat_voice.setToolTip("Read chat answers aloud with this voice")
         self.chat_voice.clicked.connect(self.use_for_chat)
@@ -114,18 +122,22 @@ class ImageForm(QWidget):
         self.media, self.settings, self._save = media, settings, save
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("What the picture shows: subject, style, light, composition")
+        self.prompt.setToolTip("Describe the picture to make")
         self.negative = QLineEdit()
         self.negative.setPlaceholderText("what it must not show")
-        self.model = _model_combo()
-        self.steps = _spin(1, 150, 30)
+        self.negative.setToolTip("What the picture must not show (the model steers away from it)")
+        self.model = _model_combo("The image model: pick a found one or type its folder")
+        self.steps = _spin(1, 150, 30, tip="Denoising steps: more is slower and usually more detailed")
         self.guidance = QDoubleSpinBox()
         self.guidance.setRange(0.0, 30.0)
         self.guidance.setValue(7.5)
-        self.width_box = _spin(0, 4096, 0, "native")
-        self.height_box = _spin(0, 4096, 0, "native")
+        self.guidance.setToolTip("How closely the picture follows the prompt: higher is stricter, lower is freer")
+        self.width_box = _spin(0, 4096, 0, "native", tip="Width in pixels (native: the model's own size)")
+        self.height_box = _spin(0, 4096, 0, "native", tip="Height in pixels (native: the model's own size)")
         for box in (self.width_box, self.height_box):
             box.setSingleStep(64)
-        self.seed = _spin(-1, 2**31 - 1, -1, "random")
+        self.seed = _spin(-1, 2**31 - 1, -1, "random", tip="The same seed and settings make the same picture again "
+                                                           "(random: a new one each time)")
         self.agent_model = QPushButton("Use for the agent")
         self.agent_model.setToolTip("The chat agent's image tool draws with this model")
         self.agent_model.clicked.connect(self.use_for_agent)
@@ -176,25 +188,31 @@ class VideoForm(QWidget):
         self.media = media
         self.image = QLineEdit()
         self.image.setPlaceholderText("the picture the video starts from")
+        self.image.setToolTip("The picture the video starts from: it becomes the first frame")
         browse = QPushButton("Browse…")
+        browse.setToolTip("Choose the start picture")
         browse.clicked.connect(self._browse)
         picture = QHBoxLayout()
         picture.addWidget(self.image, 1)
         picture.addWidget(browse)
-        self.model = _model_combo()
-        self.frames = _spin(8, 32, 14)
-        self.fps = _spin(1, 60, 7)
-        self.motion = _spin(0, 255, 127)
+        self.model = _model_combo("The video model: pick a found one or type its folder")
+        self.frames = _spin(8, 32, 14, tip="How many frames the video has")
+        self.fps = _spin(1, 60, 7, tip="Playback speed of the saved video")
+        self.motion = _spin(0, 255, 127, tip="How much moves: higher gives more motion")
         self.noise = QDoubleSpinBox()
         self.noise.setRange(0.0, 0.1)
         self.noise.setDecimals(3)
         self.noise.setSingleStep(0.005)
         self.noise.setValue(0.02)
-        self.steps = _spin(1, 200, 25)
-        self.seed = _spin(-1, 2**31 - 1, -1, "random")
+        self.noise.setToolTip("Noise added to the start picture: more lets the video stray further from it")
+        self.steps = _spin(1, 200, 25, tip="Denoising steps: more is slower and usually smoother")
+        self.seed = _spin(-1, 2**31 - 1, -1, "random", tip="The same seed and settings make the same video again "
+                                                           "(random: a new one each time)")
         self.slicing = QCheckBox("VAE slicing (decode a few frames at a time)")
         self.slicing.setChecked(True)
+        self.slicing.setToolTip("Decode the frames a few at a time: less memory, a little slower")
         self.tiling = QCheckBox("VAE tiling")
+        self.tiling.setToolTip("Decode each frame in tiles: less memory for large frames, a little slower")
         form = QFormLayout(self)
         form.addRow("Picture", picture)
         form.addRow("Model", self.model)

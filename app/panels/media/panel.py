@@ -39,6 +39,7 @@ from nexus_core.media.service import MediaPreview
 
 THUMB = 96
 KIND_LABEL = {"speech": "Speech", "image": "Image", "video": "Video"}
+PLAY_TIP = "Play the selected speech or video, or show the picture (or double-click it in the gallery)"
 
 
 def pil_to_pixmap(image: Any) -> QPixmap:
@@ -66,6 +67,7 @@ class MediaPanel(Panel):
         self.forms.addTab(self.video_form, "Video")
         self.generate_button = QPushButton("Generate")
         self.generate_button.setDefault(True)
+        self.generate_button.setToolTip("Make the speech, picture or video of the form shown, in the background")
         self.generate_button.clicked.connect(self.generate)
         self.status = StatusLabel()
         left = QVBoxLayout()
@@ -79,6 +81,7 @@ class MediaPanel(Panel):
         self.progress.setValue(0)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("Cancel the job that is running")
         self.cancel_button.clicked.connect(self.cancel)
         self.preview = QLabel("Previews of each step appear here.", alignment=Qt.AlignmentFlag.AlignCenter)
         self.preview.setMinimumSize(256, 256)
@@ -110,6 +113,7 @@ class MediaPanel(Panel):
         self.details = QPlainTextEdit(readOnly=True)
         self.details.setMaximumWidth(360)
         self.play_button = QPushButton("Play")
+        self.play_button.setToolTip(PLAY_TIP)
         self.play_button.clicked.connect(self.play)
         self.rerun_button = QPushButton("Re-run")
         self.rerun_button.setToolTip("Make it again with the same settings and seed")
@@ -118,8 +122,11 @@ class MediaPanel(Panel):
         self.edit_button.setToolTip("Put these settings into the form to change and run")
         self.edit_button.clicked.connect(self.edit)
         self.open_button = QPushButton("Open folder")
+        self.open_button.setToolTip("Open the folder that holds the selected file")
         self.open_button.clicked.connect(self.open_folder)
         self.delete_button = QPushButton("Delete")
+        self.delete_button.setToolTip("Delete the selected item from the gallery and its file from the disk (asks "
+                                      "first)")
         self.delete_button.clicked.connect(self.delete)
         actions = QHBoxLayout()
         for button in (self.play_button, self.rerun_button, self.edit_button, self.open_button, self.delete_button):
@@ -267,7 +274,7 @@ class MediaPanel(Panel):
         lines += [f"note: {note}" for note in item.notes]
         self.details.setPlainText("\n".join(lines))
         self.play_button.setEnabled(item.exists and (item.kind != "speech" or self.speech.available))
-        self.play_button.setToolTip("" if self.speech.available or item.kind != "speech" else
+        self.play_button.setToolTip(PLAY_TIP if self.speech.available or item.kind != "speech" else
                                     "No audio output was found on this computer.")
         if self._job_id is None and item.exists:
             self._show_result(item)

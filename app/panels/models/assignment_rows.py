@@ -44,9 +44,13 @@ class AssignmentRows(QTableWidget):
             item.setToolTip(key)
             self.setItem(row, 0, item)
             combo = ModelCombo(unset_label)
+            combo.setToolTip(f"The model for the {first_header.lower()} “{label}”: pick a saved one or type "
+                             "provider/model")
             combo.value_changed.connect(self.edited)
             edit = QLineEdit()
             edit.setPlaceholderText("provider/model, provider/model")
+            edit.setToolTip(f"Models tried in order when the {first_header.lower()} “{label}” model fails "
+                            "(comma-separated)")
             edit.textChanged.connect(self.edited)
             self.setCellWidget(row, 1, combo)
             self.setCellWidget(row, 2, edit)

@@ -51,6 +51,7 @@ class DetectResults(QGroupBox):
             label = QLabel(describe(server))
             label.setWordWrap(True)
             button = QPushButton()
+            button.setToolTip(f"Save this server as a provider named {server.preset.id!r}")
             button.clicked.connect(lambda _=False, s=server: self._add(s))
             line.addWidget(label, 1)
             line.addWidget(button)

@@ -48,6 +48,7 @@ class ApiKeyDialog(QDialog):
         self.key_edit = QLineEdit()
         self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.key_edit.setPlaceholderText("paste the API key")
+        self.key_edit.setToolTip(f"The API key {name} gave you; it is saved encrypted, never in a settings file")
         self.error_label = QLabel()
         self.error_label.setObjectName("banner")
         self.error_label.setWordWrap(True)
@@ -55,7 +56,10 @@ class ApiKeyDialog(QDialog):
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.save_button: QPushButton = buttons.button(QDialogButtonBox.StandardButton.Save)
+        self.save_button.setToolTip("Save the key encrypted in the credential store")
         self.forget_button = buttons.addButton("Forget stored key", QDialogButtonBox.ButtonRole.DestructiveRole)
+        self.forget_button.setToolTip("Delete the stored key for this provider (an environment variable still "
+                                      "counts)")
         self.forget_button.setEnabled(stored)
         self.forget_button.clicked.connect(self.forget)
         buttons.accepted.connect(self.accept)

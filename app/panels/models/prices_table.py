@@ -58,6 +58,8 @@ class PricesTable(QTableWidget):
             for column, text in enumerate(texts.get(ref, ("", "")), start=1):
                 edit = QLineEdit(text)
                 edit.setPlaceholderText("not priced")
+                edit.setToolTip(f"US dollars per million {'input' if column == 1 else 'output'} tokens of {ref}, "
+                                "for cost estimates (empty: not priced)")
                 edit.textChanged.connect(self.edited)
                 self.setCellWidget(row, column, edit)
                 pair.append(edit)

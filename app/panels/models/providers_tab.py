@@ -29,8 +29,7 @@ from app.panels.models.providers_table import ProvidersTable
 from app.widgets.status_label import StatusLabel
 from app.workers import AsyncCall, run_async
 from nexus_core.errors import NexusError
-from nexus_core.providers.config import ProviderConfig
-from nexus_core.providers.detect import DetectedServer, detect_local_servers
+from nexus_core.providers.detect import DetectedServer, config_for_detected, detect_local_servers
 from nexus_core.providers.presets import LOCAL_SERVER_PRESETS
 from nexus_core.secrets.store import MODE_PASSPHRASE, CredentialError
 
@@ -74,12 +73,16 @@ class ProvidersTab(QWidget):
         self.table.itemDoubleClicked.connect(lambda _item: self.edit_selected())
 
         self.add_button = QPushButton("Add…")
+        self.add_button.setToolTip("Add a provider: a cloud API, a local server or a local model folder")
         self.add_button.clicked.connect(lambda: self.open_provider_dialog())
         self.edit_button = QPushButton("Edit…")
+        self.edit_button.setToolTip("Change the selected provider's settings (or double-click it)")
         self.edit_button.clicked.connect(self.edit_selected)
         self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Remove the selected provider and its stored API key (asks first)")
         self.remove_button.clicked.connect(lambda: self.confirm_remove())
         self.key_button = QPushButton("Set API key…")
+        self.key_button.setToolTip("Store or replace the selected provider's API key (saved encrypted)")
         self.key_button.clicked.connect(lambda: self.set_key())
         self.refresh_button = QPushButton("Refresh models")
         self.refresh_button.setToolTip("Ask the selected provider which models it serves")
@@ -269,9 +272,7 @@ class ProvidersTab(QWidget):
 
     def add_detected(self, server: DetectedServer) -> None:
         """Save a detected server as a provider named after its preset (one click, no dialog)."""
-        config = ProviderConfig.model_validate({"name": server.preset.id, "kind": server.preset.kind,
-                                                "preset": server.preset.id, "base_url": server.base_url,
-                                                "models": list(server.models)})
+        config = config_for_detected(server)
         if self.pool.config(config.name) is not None:
             self.status_label.show_error(f"A provider named {config.name!r} already exists.")
             return

@@ -21,6 +21,7 @@ class TryRouting(QGroupBox):
         self._pool = pool
         self.box = QLineEdit()
         self.box.setPlaceholderText("Type a question, e.g. “write a python function that merges two lists”")
+        self.box.setToolTip("Type a query to see which task type, tier and models it would get (nothing is sent)")
         self.box.textChanged.connect(lambda _text: self.update_result())
         self.result = QLabel()
         self.result.setWordWrap(True)

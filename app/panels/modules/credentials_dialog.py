@@ -33,7 +33,10 @@ class CredentialsDialog(QDialog):
             edit.setEchoMode(QLineEdit.EchoMode.Password)
             edit.setPlaceholderText("stored — type to replace" if stored.get(spec.name) else
                                     ("required" if spec.required else "optional"))
+            edit.setToolTip(f"{spec.label}: stored encrypted and given only to the module (empty keeps the stored "
+                            "value)")
             forget = QPushButton("Forget")
+            forget.setToolTip(f"Delete the stored {spec.label} when you save")
             forget.setEnabled(bool(stored.get(spec.name)))
             forget.clicked.connect(lambda _c=False, n=spec.name: self._forget(n))
             row = QHBoxLayout()
@@ -52,6 +55,7 @@ class CredentialsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+        self.save_button.setToolTip("Store what you typed and forget what you marked; empty fields keep their value")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(note)

@@ -64,6 +64,8 @@ class ModuleDetails(QTabWidget):
         self.health.horizontalHeader().setStretchLastSection(True)
         self.versions = QListWidget()
         self.rollback_button = QPushButton("Make this version active")
+        self.rollback_button.setToolTip("Roll the module back (or forward) to the version selected above (asks "
+                                        "first)")
         self.rollback_button.clicked.connect(self._rollback)
         versions_tab = QWidget()
         v = QVBoxLayout(versions_tab)
@@ -72,6 +74,7 @@ class ModuleDetails(QTabWidget):
         self.log_view = QPlainTextEdit()
         self.log_view.setReadOnly(True)
         self.log_refresh = QPushButton("Refresh log")
+        self.log_refresh.setToolTip("Read the module's latest log lines again")
         self.log_refresh.clicked.connect(self.refresh_log_requested.emit)
         log_tab = QWidget()
         lv = QVBoxLayout(log_tab)

@@ -37,6 +37,8 @@ class InstallDialog(QDialog):
         self.body.setHtml(report_html(report))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.install_button = buttons.addButton("Approve and install", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.install_button.setToolTip("Install the module as checked above; it runs in its sandbox with only what "
+                                       "it declared")
         self.install_button.setEnabled(report.passed)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)

@@ -34,6 +34,10 @@ from nexus_core.modules.registry import ModuleRegistryError
 from nexus_core.modules.service import credential_key
 from nexus_core.modules.validate import ValidationReport
 
+START_TIPS = {False: "Start the selected module so its tools can be used", True: "Stop the selected module"}
+ENABLE_TIPS = {True: "Disable the selected module: it stops and does not start with the app",
+               False: "Enable the selected module again"}
+
 
 class ModulesPanel(Panel):
     def __init__(self, ctx: AppContext) -> None:
@@ -50,6 +54,8 @@ class ModulesPanel(Panel):
         title = QLabel("Modules")
         title.setObjectName("panelTitle")
         self.install_button = QPushButton("Install from folder…")
+        self.install_button.setToolTip("Check a module's folder, show what it asks for, then install it if you "
+                                       "approve")
         self.install_button.clicked.connect(self.install_from_folder)
         self.start_all_button = QPushButton("Start all")
         self.start_all_button.setToolTip("Start every enabled module that has its credentials")
@@ -73,14 +79,20 @@ class ModulesPanel(Panel):
         splitter.setStretchFactor(1, 2)
 
         self.start_button = QPushButton("Start")
+        self.start_button.setToolTip(START_TIPS[False])
         self.start_button.clicked.connect(self.toggle_running)
         self.enable_button = QPushButton("Disable")
+        self.enable_button.setToolTip(ENABLE_TIPS[True])
         self.enable_button.clicked.connect(self.toggle_enabled)
         self.health_button = QPushButton("Check health")
+        self.health_button.setToolTip("Ask the selected module whether its service works (result in the details)")
         self.health_button.clicked.connect(self.check_health)
         self.credentials_button = QPushButton("Credentials…")
+        self.credentials_button.setToolTip("Enter or forget the API keys and passwords the selected module needs")
         self.credentials_button.clicked.connect(self.edit_credentials)
         self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Stop the selected module, archive its files and forget its credentials "
+                                      "(asks first)")
         self.remove_button.clicked.connect(self.remove)
         self.status = StatusLabel()
         actions = QHBoxLayout()
@@ -131,8 +143,10 @@ class ModulesPanel(Panel):
                                  self.modules.registry.versions(name), self.modules.log_lines(name))
         running = status.state == "running"
         self.start_button.setText("Stop" if running else "Start")
+        self.start_button.setToolTip(START_TIPS[running])
         self.start_button.setEnabled(status.enabled and (running or status.state != "needs_credentials"))
         self.enable_button.setText("Disable" if status.enabled else "Enable")
+        self.enable_button.setToolTip(ENABLE_TIPS[status.enabled])
         self.enable_button.setEnabled(True)
         self.health_button.setEnabled(status.enabled and status.state != "needs_credentials")
         self.credentials_button.setEnabled(bool(record.manifest.credentials))

@@ -196,6 +196,8 @@ class MonitorPanel(Panel):
         else:
             self.telemetry.resume()
         self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_button.setToolTip("Start sampling again" if paused
+                                     else "Stop sampling; the charts keep what they have")
 
     def _apply_theme(self, theme: str) -> None:
         c = colours(theme)

@@ -60,17 +60,19 @@ class PropertiesPanel(QWidget):
         self.heading.setText(f"<b>{node_type.title}</b> ({node.id})<br>{node_type.description}")
         title = QLineEdit(node.title)
         title.setPlaceholderText(node_type.title)
+        title.setToolTip("The node's label on the graph (empty: the name of its type)")
         title.editingFinished.connect(lambda: self.title_edited.emit(node.id, title.text()))
         self.form.addRow("Title", title)
         enabled = QCheckBox("Enabled")
         enabled.setChecked(node.enabled)
+        enabled.setToolTip("Off: the node is skipped when the pipeline runs (it stays in the graph)")
         enabled.toggled.connect(lambda on: self.enabled_edited.emit(node.id, on))
         self.form.addRow("", enabled)
         self.controls["__enabled__"] = enabled
         for param in node_type.params:
             value = node.params.get(param.name, param.default)
             control = self._control(node.id, param, value)
-            control.setToolTip(param.description)
+            control.setToolTip(param.description or f"The node's “{param.label or param.name}” setting")
             self.form.addRow(param.label or param.name, control)
             self.controls[param.name] = control
 
@@ -122,6 +124,7 @@ class PropertiesPanel(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         slider = QSlider(Qt.Orientation.Horizontal)
         slider.setRange(0, SLIDER_STEPS)
+        slider.setToolTip(param.description or f"The node's “{param.label or param.name}” setting")
         slider.setValue(round((value - low) / (high - low) * SLIDER_STEPS))
         label = QLabel(f"{value:g}")
         row.addWidget(slider)

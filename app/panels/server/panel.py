@@ -38,6 +38,8 @@ from nexus_core.server.service import ServerState
 
 ADDRESSES = (("127.0.0.1", "This computer only (127.0.0.1)"), ("0.0.0.0", "The local network too (0.0.0.0)"))
 LOG_ROWS = 200
+TOGGLE_TIPS = {False: "Start the local OpenAI-compatible server for other programs to use",
+               True: "Stop the server; clients can no longer connect"}
 
 
 class ServerPanel(Panel):
@@ -48,6 +50,7 @@ class ServerPanel(Panel):
 
         self.toggle = QPushButton("Start server")
         self.toggle.setCheckable(True)
+        self.toggle.setToolTip(TOGGLE_TIPS[False])
         self.toggle.clicked.connect(self._toggle)
         self.state_label = QLabel()
         self.state_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -61,16 +64,24 @@ class ServerPanel(Panel):
         if settings.server_host not in (v for v, _ in ADDRESSES):
             self.address.addItem(settings.server_host, settings.server_host)
         self.address.setCurrentIndex(self.address.findData(settings.server_host))
+        self.address.setToolTip("Who may connect: only programs on this computer, or other machines on your network "
+                                "too (they still need the token)")
         self.port = QSpinBox()
         self.port.setRange(0, 65535)
         self.port.setValue(settings.server_port)
         self.port.setSpecialValueText("any free port")
+        self.port.setToolTip("The port the server listens on (0: any free one); a running server moves at its next "
+                             "start")
         self.autostart = QCheckBox("Start with the app")
         self.autostart.setChecked(settings.server_enabled)
+        self.autostart.setToolTip("Start the server whenever Nexus Studio starts")
         self.cors = QLineEdit(", ".join(settings.server_cors_origins))
         self.cors.setPlaceholderText("off — e.g. http://localhost:3000 (comma-separated; * for any)")
+        self.cors.setToolTip("Web pages from these origins may call the server from a browser (empty: none)")
         self.risky = QCheckBox("Let nexus/agent run installed modules' risky tools without asking")
         self.risky.setChecked(settings.server_agent_risky_tools)
+        self.risky.setToolTip("Requests to the nexus/agent model may run tools that need approval, with no one "
+                              "there to approve them")
         for widget in (self.address, self.port):
             (widget.currentIndexChanged if isinstance(widget, QComboBox) else widget.valueChanged).connect(
                 lambda *_a: self._save_settings())
@@ -90,10 +101,14 @@ class ServerPanel(Panel):
         self.token_field.setReadOnly(True)
         self.token_field.setEchoMode(QLineEdit.EchoMode.Password)
         self.token_field.setPlaceholderText("made when the server first starts")
+        self.token_field.setToolTip("The token clients send as their API key (Bearer token); hidden until you press "
+                                    "Show")
         self.show_token = QPushButton("Show")
         self.show_token.setCheckable(True)
+        self.show_token.setToolTip("Show or hide the token")
         self.show_token.toggled.connect(self._show_token)
         self.copy_token = QPushButton("Copy")
+        self.copy_token.setToolTip("Copy the token to the clipboard")
         self.copy_token.clicked.connect(self._copy_token)
         self.rotate = QPushButton("Rotate…")
         self.rotate.setToolTip("Make a new token; programs using the old one are refused from then on.")
@@ -114,6 +129,7 @@ class ServerPanel(Panel):
         self.example.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.example.setMinimumHeight(190)
         self.copy_example = QPushButton("Copy example")
+        self.copy_example.setToolTip("Copy the example request above to the clipboard")
         self.copy_example.clicked.connect(lambda: self._copy(self.example.toPlainText(), "Example copied."))
         use_box = QGroupBox("Use it")
         use_layout = QVBoxLayout(use_box)
@@ -165,6 +181,7 @@ class ServerPanel(Panel):
         busy = self._pending is not None
         self.toggle.setChecked(state.running)
         self.toggle.setText("Stop server" if state.running else "Start server")
+        self.toggle.setToolTip(TOGGLE_TIPS[state.running])
         self.toggle.setEnabled(not busy)
         if state.running:
             self.state_label.setText(f"Running at {state.base_url}")

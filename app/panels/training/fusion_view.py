@@ -30,12 +30,14 @@ from nexus_core.errors import NexusError
 from nexus_core.jobs.models import JobEvent
 
 
-def _path_row(edit: QLineEdit, pick_folder: bool = True) -> QWidget:
+def _path_row(edit: QLineEdit, what: str, pick_folder: bool = True) -> QWidget:
+    """``edit`` with a Browse… button beside it; ``what`` names the path in the button's tooltip."""
     row = QWidget()
     layout = QHBoxLayout(row)
     layout.setContentsMargins(0, 0, 0, 0)
     layout.addWidget(edit, 1)
     browse = QPushButton("Browse…")
+    browse.setToolTip(f"Choose {what}")
 
     def choose() -> None:
         if pick_folder:
@@ -62,35 +64,49 @@ class FusionView(QWidget):
 
         self.llm = QLineEdit()
         self.llm.setPlaceholderText("the local LLM's folder")
+        self.llm.setToolTip("The folder of the local language model that learns to read attachments (it stays "
+                            "frozen)")
         self.encoders = {m: QLineEdit() for m in ("vision", "audio", "video")}
         self.encoders["vision"].setPlaceholderText("CLIP, SigLIP, DINOv2… (optional)")
         self.encoders["audio"].setPlaceholderText("Whisper, Wav2Vec2… (optional)")
         self.encoders["video"].setPlaceholderText("VideoMAE (optional)")
+        for modality, kind in (("vision", "pictures"), ("audio", "sound"), ("video", "video")):
+            self.encoders[modality].setToolTip(f"The folder of an encoder model for {kind}; give at least one "
+                                               "encoder")
         self.data = QLineEdit()
         self.data.setPlaceholderText('pairs.jsonl ({"image": "a.png", "caption": "…"}) or a folder of files + .txt')
+        self.data.setToolTip("The training pairs: a JSONL file of attachments and captions, or a folder of files "
+                             "each with a .txt caption")
         self.out = QLineEdit()
         self.out.setPlaceholderText("a new folder under fusion/ in the data folder")
+        self.out.setToolTip("Where the trained projectors are saved as a bundle (empty: fusion/<LLM name> in the "
+                            "data folder)")
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 1000)
         self.epochs.setValue(3)
+        self.epochs.setToolTip("How many times training goes through all the pairs")
         self.lr = QDoubleSpinBox()
         self.lr.setDecimals(5)
         self.lr.setRange(0.00001, 1.0)
         self.lr.setSingleStep(0.0005)
         self.lr.setValue(0.001)
+        self.lr.setToolTip("How big each training step is: lower is slower but steadier")
         self.tokens = QSpinBox()
         self.tokens.setRange(1, 1024)
         self.tokens.setValue(32)
+        self.tokens.setToolTip("How many tokens one attachment becomes in the LLM's input: more keeps more detail")
         self.cross = QCheckBox("Cross-modal attention")
+        self.cross.setToolTip("Also train an attention layer that lets the attachments look at each other")
         self.heads = QSpinBox()
         self.heads.setRange(1, 128)
         self.heads.setValue(16)
+        self.heads.setToolTip("The number of attention heads of the cross-modal attention layer")
         form = QFormLayout()
-        form.addRow("LLM", _path_row(self.llm))
+        form.addRow("LLM", _path_row(self.llm, "the LLM's folder"))
         for modality, label in (("vision", "Image encoder"), ("audio", "Audio encoder"), ("video", "Video encoder")):
-            form.addRow(label, _path_row(self.encoders[modality]))
-        form.addRow("Data", _path_row(self.data, pick_folder=False))
-        form.addRow("Bundle folder", _path_row(self.out))
+            form.addRow(label, _path_row(self.encoders[modality], f"the {label.lower()}'s folder"))
+        form.addRow("Data", _path_row(self.data, "the data file (.jsonl)", pick_folder=False))
+        form.addRow("Bundle folder", _path_row(self.out, "the folder for the bundle"))
         form.addRow("Epochs", self.epochs)
         form.addRow("Learning rate", self.lr)
         form.addRow("Tokens per attachment", self.tokens)
@@ -99,11 +115,16 @@ class FusionView(QWidget):
         heads_row.addWidget(self.heads)
         form.addRow("", heads_row)
         self.start_button = QPushButton("Train projectors")
+        self.start_button.setToolTip("Train the projectors in the background; the caption loss is drawn on the "
+                                     "right")
         self.start_button.clicked.connect(self.start)
         self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Cancel the running training job")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
         self.copy_button = QPushButton("Copy bundle path")
+        self.copy_button.setToolTip("Copy the trained bundle's folder, to set it on a local provider (Models → "
+                                    "Providers)")
         self.copy_button.setEnabled(False)
         self.copy_button.clicked.connect(self._copy)
         buttons = QHBoxLayout()
