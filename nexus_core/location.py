@@ -47,3 +47,19 @@ def remember_data_dir(folder: Path | str | None) -> Path:
         path.unlink(missing_ok=True)
         return path
     return atomic_write_json(path, {"data_dir": str(Path(folder).expanduser().resolve())})
+
+
+def source_of(root: Path | str) -> str:
+    """Why an open data folder is the one in use: "env" ($NEXUS_HOME), "chosen", "default", or "option" (--data-dir
+    or a folder given by a program)."""
+    import os
+
+    from nexus_core.paths import ENV_HOME, platform_data_dir
+
+    root = Path(root).expanduser().resolve()
+    if os.environ.get(ENV_HOME, "").strip():
+        return "env"
+    chosen = chosen_data_dir()
+    if chosen is not None and chosen.resolve() == root:
+        return "chosen"
+    return "default" if root == platform_data_dir().resolve() else "option"

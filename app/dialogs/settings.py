@@ -32,6 +32,9 @@ from PySide6.QtWidgets import (
 from app.context import AppContext
 from app.widgets.status_label import StatusLabel
 from nexus_core.config import Settings
+from nexus_core.errors import NexusError
+from nexus_core.location import remember_data_dir, source_of
+from nexus_core.paths import DataPaths, platform_data_dir
 
 HIDDEN = {"schema_version", "first_run_done"}
 RESTART_NEEDED = {"max_thread_jobs", "max_process_jobs", "monitor_window_s", "calls_retention_days"}
@@ -39,7 +42,13 @@ LABELS = {"monitor_interval_s": "Monitor interval (s)", "monitor_window_s": "Mon
           "evolve_interval_min": "Co-evolution interval (min)", "otlp_endpoint": "OTLP endpoint",
           "otlp_header_names": "OTLP header names", "server_cors_origins": "Server CORS origins",
           "calls_retention_days": "Call records kept (days)", "scan_hf_cache": "Scan the Hugging Face cache",
-          "web_fetch_allow_private": "Web fetch may reach private addresses"}
+          "web_fetch_allow_private": "Web fetch may reach private addresses",
+          "sandbox_code_time_s": "Code sandbox time limit (s)", "sandbox_code_memory_mb": "Code sandbox memory (MB)",
+          "sandbox_require_bubblewrap": "Code sandbox requires bubblewrap"}
+DATA_FOLDER_NOTE = ("Conversations, settings, logs, saved keys, trained models and media live here. Another folder "
+                    "takes effect at the next start; this one is left as it is (copy its contents over to keep them).")
+FIXED_FOLDER_NOTE = {"env": "Set by the NEXUS_HOME environment variable: unset it to choose the folder here.",
+                     "option": "Set by --data-dir when Nexus Studio was started."}
 
 
 def label_for(name: str) -> str:
@@ -155,6 +164,7 @@ class SettingsDialog(QDialog):
         self.fields: dict[str, _Field] = {}
         self.rows: dict[str, tuple[QLabel, QWidget, QLabel]] = {}
         self.form = QFormLayout()
+        self._add_data_folder_row()
         current = ctx.core.settings
         for name, info in Settings.model_fields.items():
             if name in HIDDEN:
@@ -184,6 +194,9 @@ class SettingsDialog(QDialog):
         models = QPushButton("Providers, models and assignment…")
         models.setToolTip("They have their own editor in the Models panel")
         models.clicked.connect(self._open_models)
+        shortcuts = QPushButton("Keyboard shortcuts…")
+        shortcuts.setToolTip("List every keyboard shortcut (also Help → Keyboard shortcuts, F1)")
+        shortcuts.clicked.connect(self._open_shortcuts)
         self.status = StatusLabel()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)
         self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
@@ -193,6 +206,7 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         bottom = QHBoxLayout()
         bottom.addWidget(models)
+        bottom.addWidget(shortcuts)
         bottom.addStretch(1)
         bottom.addWidget(buttons)
         layout = QVBoxLayout(self)
@@ -201,6 +215,60 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.status)
         layout.addLayout(bottom)
         self.resize(760, 680)
+
+    def _add_data_folder_row(self) -> None:
+        """The data folder is not a setting inside it: a new choice is remembered outside and used from next start."""
+        root = self.ctx.core.paths.root
+        source = source_of(root)
+        self.data_folder_edit = QLineEdit(str(root))
+        self.data_folder_edit.setReadOnly(True)
+        self.data_folder_edit.setToolTip("The folder Nexus Studio is using now")
+        self.data_folder_button = QPushButton("Change…")
+        self.data_folder_button.setToolTip("Use another data folder from the next start")
+        self.data_folder_button.clicked.connect(self._choose_data_folder)
+        self.data_folder_button.setEnabled(source not in FIXED_FOLDER_NOTE)
+        row = QWidget()
+        line = QHBoxLayout(row)
+        line.setContentsMargins(0, 0, 0, 0)
+        line.addWidget(self.data_folder_edit, 1)
+        line.addWidget(self.data_folder_button)
+        note = QLabel(FIXED_FOLDER_NOTE.get(source, DATA_FOLDER_NOTE))
+        note.setObjectName("muted")
+        note.setWordWrap(True)
+        holder = QWidget()
+        holder_layout = QVBoxLayout(holder)
+        holder_layout.setContentsMargins(0, 0, 0, 6)
+        holder_layout.addWidget(row)
+        holder_layout.addWidget(note)
+        label = QLabel("Data folder")
+        self.form.addRow(label, holder)
+        self.rows["data_folder"] = (label, holder, note)
+
+    def _choose_data_folder(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(self, "Choose the data folder", str(self.ctx.core.paths.root))
+        if chosen:
+            self.change_data_folder(Path(chosen))
+
+    def change_data_folder(self, folder: Path) -> bool:
+        """Check the folder can be used, then remember it for the next start; the folder in use stays as it is."""
+        current = self.ctx.core.paths.root
+        try:
+            DataPaths.prepare(folder)
+            if folder.expanduser().resolve() == platform_data_dir().resolve():
+                remember_data_dir(None)
+            else:
+                remember_data_dir(folder)
+        except (NexusError, OSError) as exc:
+            self.status.show_error(exc.user_message() if isinstance(exc, NexusError) else str(exc))
+            return False
+        self.status.show_info(f"From the next start Nexus Studio uses {folder}. Restart to switch; to keep your "
+                              f"conversations and settings, copy the contents of {current} there first.")
+        return True
+
+    def _open_shortcuts(self) -> None:
+        window = self.parent()
+        if window is not None and hasattr(window, "show_shortcuts"):
+            window.show_shortcuts()
 
     def _filter(self, text: str) -> None:
         words = text.lower().split()

@@ -3,6 +3,8 @@ nothing saved, live changes applied and restart-only ones said so, the file rewr
 
 from __future__ import annotations
 
+from PySide6.QtWidgets import QPushButton
+
 from app.dialogs.settings import SettingsDialog
 from nexus_core.config import Settings, load_settings
 
@@ -26,7 +28,7 @@ def test_every_setting_is_there_with_its_explanation_and_search_finds_them(make_
     dialog.search.setText("prometheus port")
     assert dialog.visible_settings() == ["metrics_port"]
     dialog.search.clear()
-    assert len(dialog.visible_settings()) == len(dialog.fields)
+    assert len(dialog.visible_settings()) == len(dialog.fields) + 1  # every setting, and the data folder
 
 
 def test_saving_validates_applies_live_and_names_what_needs_a_restart(make_window, qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -57,3 +59,39 @@ def test_saving_validates_applies_live_and_names_what_needs_a_restart(make_windo
     assert [str(p) for p in saved.model_folders] == ["/models/a", "/models/b"]
     dialog.fields["metrics_port"].widget.setText("")
     assert dialog.save() and "Nothing changed" in dialog.status.text()
+
+
+def test_the_data_folder_is_fixed_when_nexus_home_sets_it(make_window) -> None:  # type: ignore[no-untyped-def]
+    dialog = _dialog(make_window())
+    assert dialog.data_folder_edit.text() == str(dialog.ctx.core.paths.root)
+    assert not dialog.data_folder_button.isEnabled()
+    assert "NEXUS_HOME" in dialog.rows["data_folder"][2].text()
+
+
+def test_another_data_folder_is_remembered_for_the_next_start(make_window, monkeypatch, tmp_path,
+                                                              nexus_home) -> None:  # type: ignore[no-untyped-def]
+    from nexus_core.location import chosen_data_dir, remember_data_dir
+
+    window = make_window()
+    monkeypatch.delenv("NEXUS_HOME")
+    remember_data_dir(nexus_home)  # the folder in use was chosen in the wizard
+    dialog = _dialog(window)
+    assert dialog.data_folder_button.isEnabled()
+    dialog.search.setText("data folder")
+    assert dialog.visible_settings()[0] == "data_folder"
+    (tmp_path / "a-file").write_text("x")
+    assert not dialog.change_data_folder(tmp_path / "a-file")
+    assert dialog.status.is_error and "a-file" in dialog.status.text()
+    assert chosen_data_dir() == nexus_home.resolve()
+    assert dialog.change_data_folder(tmp_path / "bigger disk")
+    assert chosen_data_dir() == (tmp_path / "bigger disk").resolve()
+    assert "next start" in dialog.status.text() and str(nexus_home) in dialog.status.text()
+    assert window.ctx.core.paths.root == nexus_home  # the folder in use does not change under the running app
+
+
+def test_the_shortcuts_button_opens_the_sheet(make_window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    dialog = _dialog(window)
+    button = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Keyboard shortcuts…")
+    button.click()
+    assert window.shortcuts_dialog.isVisible()
