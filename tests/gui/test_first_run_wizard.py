@@ -230,3 +230,41 @@ def test_every_control_of_the_wizard_explains_itself(qtbot, tmp_path, cores) -> 
     wizard = _wizard(qtbot, cores, keyring=MemoryKeyring(), ports={"ollama": 0, **NO_OTHER_SERVERS},
                      data_dir=tmp_path / "data")
     assert controls_without_tooltips(wizard) == []
+
+
+def test_the_first_launch_opens_the_wizard_before_the_window_then_the_chat(qtbot, tmp_path) -> None:
+    import gc
+
+    from app.main import main
+    from app.window import MainWindow
+
+    folder = tmp_path / "fresh"
+    seen: list[str] = []
+
+    def close_window_on_chat() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if not windows or windows[0].current_panel_id() != "chat":
+            QTimer.singleShot(100, close_window_on_chat)
+            return
+        seen.append("chat")
+        windows[0].confirm_close = False
+        windows[0].close()
+        QApplication.quit()
+
+    def skip_wizard() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, FirstRunWizard):
+            QTimer.singleShot(100, skip_wizard)
+            return
+        seen.append("wizard" if not any(isinstance(w, MainWindow) for w in QApplication.topLevelWidgets())
+                    else "wizard after the window")
+        dialog.button(dialog.WizardButton.CancelButton).click()
+        QTimer.singleShot(100, close_window_on_chat)
+
+    QTimer.singleShot(100, skip_wizard)
+    try:
+        assert main(["--data-dir", str(folder)]) == 0
+    finally:
+        gc.unfreeze()  # the app froze its start-up objects; this test process goes on
+    assert seen == ["wizard", "chat"]
+    assert not first_run_due(folder)
