@@ -49,4 +49,25 @@ def take_screenshots(window: MainWindow, out_dir: Path, *, samples: int = 8) -> 
         dock.raise_()
         _settle(0.2)
         written.append(_save(dock, out_dir / f"dock-{name}.png"))
+    written += _dialogs(window, out_dir)
+    return written
+
+
+def _dialogs(window: MainWindow, out_dir: Path) -> list[Path]:
+    """The settings dialog, and each page of the set-up wizard as Help → Set-up wizard shows it."""
+    written = []
+    window.show_settings()
+    _settle(0.3)
+    written.append(_save(window.settings_dialog, out_dir / "dialog-settings.png"))
+    window.settings_dialog.close()
+    window.show_first_run_wizard()
+    wizard = window.first_run_wizard
+    for number in range(len(wizard.steps)):
+        deadline = time.monotonic() + 20  # what a page checks in the background (PyTorch, servers) shows up
+        while time.monotonic() < deadline and wizard.busy:
+            _settle(0.1)
+        _settle(1.0 if number else 0.3)
+        written.append(_save(wizard, out_dir / f"first-run-{number + 1}.png"))
+        wizard.next()
+    wizard.reject()
     return written

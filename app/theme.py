@@ -35,7 +35,8 @@ def apply_theme(app: QApplication, choice: str) -> str:
     """Apply ``choice`` ("system", "light" or "dark"); returns the effective theme."""
     theme = resolve(choice)
     c = colours(theme)
-    app.setStyle("Fusion")
+    if app.style().name().lower() != "fusion":  # replacing the style deletes the old one under every widget
+        app.setStyle("Fusion")
     palette = QPalette()
     roles = {
         QPalette.ColorRole.Window: c["window"], QPalette.ColorRole.WindowText: c["text"],

@@ -175,17 +175,7 @@ class SettingsDialog(QDialog):
             if field.browse is not None:
                 field.browse.setToolTip(f"Choose the folder for “{label_for(name)}”")
             self.fields[name] = field
-            label, editor = QLabel(label_for(name)), field.row()
-            note = QLabel(info.description or "")
-            note.setObjectName("muted")
-            note.setWordWrap(True)
-            holder = QWidget()
-            holder_layout = QVBoxLayout(holder)
-            holder_layout.setContentsMargins(0, 0, 0, 6)
-            holder_layout.addWidget(editor)
-            holder_layout.addWidget(note)
-            self.form.addRow(label, holder)
-            self.rows[name] = (label, holder, note)
+            self._add_row(name, label_for(name), field.row(), info.description or "")
         body = QWidget()
         body.setLayout(self.form)
         scroll = QScrollArea()
@@ -232,17 +222,21 @@ class SettingsDialog(QDialog):
         line.setContentsMargins(0, 0, 0, 0)
         line.addWidget(self.data_folder_edit, 1)
         line.addWidget(self.data_folder_button)
-        note = QLabel(FIXED_FOLDER_NOTE.get(source, DATA_FOLDER_NOTE))
+        self._add_row("data_folder", "Data folder", row, FIXED_FOLDER_NOTE.get(source, DATA_FOLDER_NOTE))
+
+    def _add_row(self, name: str, title: str, editor: QWidget, explanation: str) -> None:
+        """One row: the label, the editor and its one-line explanation under it (searched by the filter)."""
+        note = QLabel(explanation)
         note.setObjectName("muted")
         note.setWordWrap(True)
         holder = QWidget()
         holder_layout = QVBoxLayout(holder)
         holder_layout.setContentsMargins(0, 0, 0, 6)
-        holder_layout.addWidget(row)
+        holder_layout.addWidget(editor)
         holder_layout.addWidget(note)
-        label = QLabel("Data folder")
+        label = QLabel(title)
         self.form.addRow(label, holder)
-        self.rows["data_folder"] = (label, holder, note)
+        self.rows[name] = (label, holder, note)
 
     def _choose_data_folder(self) -> None:
         chosen = QFileDialog.getExistingDirectory(self, "Choose the data folder", str(self.ctx.core.paths.root))

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QVBoxLayout,
-    QWizardPage,
 )
 
+from app.first_run.wizard import WizardStep
 from app.widgets.status_label import StatusLabel
 from app.workers import AsyncCall, run_async
 from nexus_core.errors import NexusError
@@ -68,13 +68,13 @@ def _error_text(error: BaseException) -> str:
     return error.user_message() if isinstance(error, NexusError) else f"{type(error).__name__}: {error}"
 
 
-class ChatPage(QWizardPage):
+class ChatPage(WizardStep):
     def __init__(self, wizard: FirstRunWizard) -> None:
         super().__init__()
         self.wiz = wizard
-        self.setTitle("A model to chat with")
-        self.setSubTitle("Pick the model that answers your chats. Try it sends one short message, so you know it "
-                         "works before you start.")
+        self.set_header("A model to chat with",
+                        "Pick the model that answers your chats. Try it sends one short message, so you know it "
+                        "works before you start.")
         self.scan_button = QPushButton("Scan again")
         self.scan_button.setToolTip("Look again for Ollama, LM Studio, llama.cpp and vLLM servers on this computer")
         self.scan_button.clicked.connect(self.detect)
@@ -148,7 +148,7 @@ class ChatPage(QWizardPage):
 
     # -- the list of models ------------------------------------------------------------------------------------
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt API
+    def enter(self) -> None:
         self._fill()
         if not self._detected_once:
             self.detect()

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWizardPage
+from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout
 
+from app.first_run.wizard import WizardStep, value_label
 from app.workers import run_blocking
 from nexus_core.firstrun import fit_advice, read_hardware
 from nexus_core.runtime import torch_runtime
@@ -19,22 +20,16 @@ if TYPE_CHECKING:
     from app.first_run.wizard import FirstRunWizard
 
 
-def _value_label() -> QLabel:
-    label = QLabel("Checking…")
-    label.setWordWrap(True)
-    return label
-
-
-class ComputerPage(QWizardPage):
+class ComputerPage(WizardStep):
     def __init__(self, wizard: FirstRunWizard) -> None:
         super().__init__()
         self.wiz = wizard
-        self.setTitle("Your computer")
-        self.setSubTitle("What Nexus Studio can run here. Nothing to choose: this is to know what to expect.")
-        self.gpu_label = _value_label()
-        self.cuda_label = _value_label()
-        self.memory_label = _value_label()
-        self.advice_label = _value_label()
+        self.set_header("Your computer",
+                        "What Nexus Studio can run here. Nothing to choose: this is to know what to expect.")
+        self.gpu_label = value_label("Checking…")
+        self.cuda_label = value_label("Checking…")
+        self.memory_label = value_label("Checking…")
+        self.advice_label = value_label("Checking…")
         form = QFormLayout()
         form.addRow("GPU", self.gpu_label)
         form.addRow("CUDA", self.cuda_label)
@@ -45,14 +40,20 @@ class ComputerPage(QWizardPage):
         layout.addWidget(self.advice_label)
         layout.addStretch(1)
         self._checked = False
+        self.busy = False  # reading the GPU or importing PyTorch
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt API
+    def enter(self) -> None:
         if self._checked:
             return
         self._checked = True
+        self.busy = True
         core = self.wiz.core
         run_blocking(lambda: read_hardware(core.telemetry), parent=self, on_done=self._hardware,
-                     on_error=lambda e: self.gpu_label.setText(f"Could not read the GPU: {e}"))
+                     on_error=lambda e: self._failed(self.gpu_label, f"Could not read the GPU: {e}"))
+
+    def _failed(self, label: QLabel, message: str) -> None:
+        self.busy = False
+        label.setText(message)
 
     def _hardware(self, report) -> None:
         self.wiz.state.hardware = report
@@ -61,9 +62,10 @@ class ComputerPage(QWizardPage):
         self.advice_label.setText(fit_advice(report.best_vram, report.ram_bytes))
         self.cuda_label.setText("Checking PyTorch (a few seconds)…")
         run_blocking(torch_runtime, parent=self, on_done=self._torch,
-                     on_error=lambda e: self.cuda_label.setText(f"PyTorch could not be checked: {e}"))
+                     on_error=lambda e: self._failed(self.cuda_label, f"PyTorch could not be checked: {e}"))
 
     def _torch(self, info: dict) -> None:
+        self.busy = False
         report = self.wiz.state.hardware
         report.torch = info
         self.cuda_label.setText(report.cuda_line())

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWizardPage
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout
 
+from app.first_run.wizard import WizardStep
 from app.widgets.status_label import StatusLabel
 from nexus_core.errors import NexusError
 from nexus_core.location import remember_data_dir
@@ -19,14 +20,14 @@ FIXED_BY = {"env": f"Set by the {ENV_HOME} environment variable; unset it to cho
             "option": "Set by --data-dir on the command line."}
 
 
-class DataPage(QWizardPage):
+class DataPage(WizardStep):
     def __init__(self, wizard: FirstRunWizard, folder: Path | None, source: str) -> None:
         super().__init__()
         self.wiz = wizard
         self.source = source
-        self.setTitle("Welcome to Nexus Studio")
-        self.setSubTitle("A few questions, about a minute, and you are chatting. First: where should Nexus Studio "
-                         "keep your conversations, settings, logs and saved API keys?")
+        self.set_header("Welcome to Nexus Studio",
+                        "A few questions, about a minute, and you are chatting. First: where should Nexus Studio "
+                        "keep your conversations, settings, logs and saved API keys?")
         self.path_edit = QLineEdit(str(folder or platform_data_dir()))
         self.path_edit.setToolTip("The data folder: created if it does not exist; it must be writable")
         self.choose_button = QPushButton("Choose…")
@@ -56,7 +57,7 @@ class DataPage(QWizardPage):
         """The folder cannot change here: set from outside, or the app already runs on it (the wizard run again)."""
         return self.source in FIXED_BY or self.wiz.core is not None
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt API
+    def enter(self) -> None:
         for widget in (self.path_edit, self.choose_button, self.default_button):
             widget.setEnabled(not self.fixed)
         self._describe()
@@ -84,7 +85,7 @@ class DataPage(QWizardPage):
     def chosen_folder(self) -> Path:
         return Path(self.path_edit.text().strip()).expanduser()
 
-    def validatePage(self) -> bool:  # noqa: N802 - Qt API
+    def leave(self) -> bool:
         """Open the core on the chosen folder (first run); a folder that cannot be used is named, and we stay."""
         if self.wiz.core is not None:
             return True

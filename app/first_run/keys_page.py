@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget, QWizardPage
+from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
+from app.first_run.wizard import WizardStep
 from app.widgets.status_label import StatusLabel
 from app.workers import run_async, run_blocking
 from nexus_core.errors import NexusError
@@ -26,13 +27,13 @@ def _store_state(store: Any) -> dict[str, Any]:
     return {"mode": store.mode, "new": store.needs_new_passphrase, "locked": store.locked, "warning": store.warning}
 
 
-class KeysPage(QWizardPage):
+class KeysPage(WizardStep):
     def __init__(self, wizard: FirstRunWizard) -> None:
         super().__init__()
         self.wiz = wizard
-        self.setTitle("Saved API keys")
-        self.setSubTitle("Keys for hosted providers (OpenRouter, OpenAI, Anthropic) are stored encrypted, never in "
-                         "plain text.")
+        self.set_header("Saved API keys",
+                        "Keys for hosted providers (OpenRouter, OpenAI, Anthropic) are stored encrypted, never in "
+                        "plain text.")
         self.explain = QLabel("Checking for a system keyring…")
         self.explain.setWordWrap(True)
         self.passphrase_edit = QLineEdit()
@@ -65,7 +66,7 @@ class KeysPage(QWizardPage):
         self._busy = False
         self._unlocked = False
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt API
+    def enter(self) -> None:
         if self.state is None:
             run_blocking(lambda: _store_state(self.wiz.core.credentials), parent=self, on_done=self._show,
                          on_error=lambda e: self.status.show_error(f"The credential store cannot be used: {e}"))
@@ -86,7 +87,7 @@ class KeysPage(QWizardPage):
                                    "empty to be asked later.")
         self.wiz.state.keys = "encrypted with your passphrase" if not state["locked"] else "no passphrase yet"
 
-    def validatePage(self) -> bool:  # noqa: N802 - Qt API
+    def leave(self) -> bool:
         """Set (or check) the passphrase off the GUI thread; Next moves on once the store is unlocked."""
         if self._busy:
             return False

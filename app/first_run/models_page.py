@@ -13,9 +13,9 @@ from PySide6.QtWidgets import (
     QListWidget,
     QPushButton,
     QVBoxLayout,
-    QWizardPage,
 )
 
+from app.first_run.wizard import WizardStep
 from app.workers import run_blocking
 from nexus_core.models.scan import hf_cache_dir
 
@@ -25,13 +25,13 @@ if TYPE_CHECKING:
 CHAT_CATEGORIES = {"causal_lm", "multimodal"}
 
 
-class ModelsPage(QWizardPage):
+class ModelsPage(WizardStep):
     def __init__(self, wizard: FirstRunWizard) -> None:
         super().__init__()
         self.wiz = wizard
-        self.setTitle("Models on this computer")
-        self.setSubTitle("Nexus Studio lists the models it finds in these folders (Hugging Face format), to chat "
-                         "with, distil, or generate speech and images.")
+        self.set_header("Models on this computer",
+                        "Nexus Studio lists the models it finds in these folders (Hugging Face format), to chat "
+                        "with, distil, or generate speech and images.")
         self.hf_check = QCheckBox(f"Hugging Face cache ({hf_cache_dir()})")
         self.hf_check.setToolTip("Also list the models downloaded with Hugging Face tools (transformers, "
                                  "huggingface-cli)")
@@ -65,7 +65,7 @@ class ModelsPage(QWizardPage):
     def library(self):
         return self.wiz.core.library
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt API
+    def enter(self) -> None:
         self.hf_check.blockSignals(True)
         self.hf_check.setChecked(self.wiz.core.settings.scan_hf_cache)
         self.hf_check.blockSignals(False)

@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWizardPage
+from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout
+
+from app.first_run.wizard import WizardStep, value_label
 
 if TYPE_CHECKING:
     from app.first_run.wizard import FirstRunWizard
 
 
-def _value() -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
-    return label
-
-
-class ReadyPage(QWizardPage):
+class ReadyPage(WizardStep):
     def __init__(self, wizard: FirstRunWizard) -> None:
         super().__init__()
         self.wiz = wizard
-        self.setTitle("Ready")
+        self.set_header("Ready")
         self.folder_label, self.gpu_label, self.keys_label, self.models_label, self.chat_label = (
-            _value(), _value(), _value(), _value(), _value())
+            value_label(), value_label(), value_label(), value_label(), value_label())
         form = QFormLayout()
         for name, label in (("Data folder", self.folder_label), ("GPU", self.gpu_label),
                             ("API keys", self.keys_label), ("Models on disk", self.models_label),
@@ -37,7 +33,7 @@ class ReadyPage(QWizardPage):
         layout.addWidget(self.tips)
         layout.addStretch(1)
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt API
+    def enter(self) -> None:
         state = self.wiz.state
         ref = self.wiz.chat_page.save_choice()
         self.folder_label.setText(str(self.wiz.core.paths.root))
@@ -46,11 +42,11 @@ class ReadyPage(QWizardPage):
         self.models_label.setText(f"{state.model_count} found" if state.model_count else "none yet")
         if ref and state.hello:
             self.chat_label.setText(f"{ref} — answered “{state.hello}”")
-            self.setSubTitle("Everything is set. Start chatting.")
+            self.set_header(subtitle="Everything is set. Start chatting.")
         elif ref:
             self.chat_label.setText(f"{ref} (not tried yet: your first message will tell)")
-            self.setSubTitle("Set up. Your first message will show whether the chat model answers.")
+            self.set_header(subtitle="Set up. Your first message will show whether the chat model answers.")
         else:
             self.chat_label.setText("none yet — go Back for the next steps, or add one later in Models → Providers")
-            self.setSubTitle("Nexus Studio works without a chat model (monitor, models, media), but chatting needs "
-                             "one: the previous step says how to get one.")
+            self.set_header(subtitle="Nexus Studio works without a chat model (monitor, models, media), but "
+                                     "chatting needs one: the previous step says how to get one.")

@@ -7,12 +7,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QWidget, QWizard
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from app.icons import app_icon
 from nexus_core.core import Core
 from nexus_core.firstrun import HardwareReport
 from nexus_core.providers.detect import DetectedServer
+
+
+def value_label(text: str = "") -> QLabel:
+    """A wrapped label for a value a page fills in (a GPU name, a path, an answer)."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    return label
 
 
 @dataclass
@@ -28,9 +36,35 @@ class WizardState:
     hello: str | None = None  # its answer to the test message
 
 
-class FirstRunWizard(QWizard):
-    """``core`` is None on a true first run: the data-folder page opens it (through ``open_core``) once the folder
-    is chosen. ``detect_ports`` lets tests point server detection at their loopback servers."""
+class WizardStep(QWidget):
+    """One step of the wizard: its header, ``enter`` when reached going forward, ``leave`` (False stays) on Next."""
+
+    header_changed = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.title = ""
+        self.subtitle = ""
+
+    def set_header(self, title: str | None = None, subtitle: str | None = None) -> None:
+        self.title = self.title if title is None else title
+        self.subtitle = self.subtitle if subtitle is None else subtitle
+        self.header_changed.emit()
+
+    def enter(self) -> None:
+        """Reached going forward (each time, so it shows what earlier steps changed)."""
+
+    def leave(self) -> bool:
+        """Next was pressed: True moves on; a step that must wait (a passphrase being checked) moves on itself."""
+        return True
+
+
+class FirstRunWizard(QDialog):
+    """``core`` is None on a true first run: the data-folder step opens it (through ``open_core``) once the folder
+    is chosen. ``detect_ports`` lets tests point server detection at their loopback servers.
+
+    A plain dialog over a stack of steps rather than a QWizard: with Qt 6.11 a QWizard that exists while the
+    application style sheet changes twice (a theme switch) crashes the process under the Fusion style."""
 
     PAGE_DATA, PAGE_COMPUTER, PAGE_KEYS, PAGE_MODELS, PAGE_CHAT, PAGE_READY = range(6)
 
@@ -50,17 +84,6 @@ class FirstRunWizard(QWizard):
         self.detect_ports = detect_ports
         self.state = WizardState()
         self.setWindowTitle("Welcome to Nexus Studio")
-        self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
-        self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
-        self.setOption(QWizard.WizardOption.NoCancelButtonOnLastPage, True)
-        self.setPixmap(QWizard.WizardPixmap.LogoPixmap, app_icon().pixmap(48, 48))
-        self.setButtonText(QWizard.WizardButton.CancelButton, "Skip set-up")
-        self.setButtonText(QWizard.WizardButton.FinishButton, "Start chatting")
-        self.button(QWizard.WizardButton.CancelButton).setToolTip(
-            "Close the wizard and open Nexus Studio as it is (Help → Set-up wizard runs it again)")
-        self.button(QWizard.WizardButton.NextButton).setToolTip("Go on to the next step")
-        self.button(QWizard.WizardButton.BackButton).setToolTip("Back to the previous step")
-        self.button(QWizard.WizardButton.FinishButton).setToolTip("Save what was chosen and open the chat")
         folder = core.paths.root if core is not None else data_dir
         self.data_page = DataPage(self, folder, data_dir_source)
         self.computer_page = ComputerPage(self)
@@ -68,11 +91,97 @@ class FirstRunWizard(QWizard):
         self.models_page = ModelsPage(self)
         self.chat_page = ChatPage(self)
         self.ready_page = ReadyPage(self)
-        for page_id, page in ((self.PAGE_DATA, self.data_page), (self.PAGE_COMPUTER, self.computer_page),
-                              (self.PAGE_KEYS, self.keys_page), (self.PAGE_MODELS, self.models_page),
-                              (self.PAGE_CHAT, self.chat_page), (self.PAGE_READY, self.ready_page)):
-            self.setPage(page_id, page)
+        self.steps: list[WizardStep] = [self.data_page, self.computer_page, self.keys_page, self.models_page,
+                                        self.chat_page, self.ready_page]
+        self.stack = QStackedWidget()
+        for step in self.steps:
+            self.stack.addWidget(step)
+            step.header_changed.connect(self._show_header)
+
+        self.title_label = QLabel()
+        self.title_label.setObjectName("panelTitle")
+        self.subtitle_label = QLabel()
+        self.subtitle_label.setObjectName("muted")
+        self.subtitle_label.setWordWrap(True)
+        self.step_label = QLabel()
+        self.step_label.setObjectName("muted")
+        logo = QLabel()
+        logo.setPixmap(app_icon().pixmap(48, 48))
+        titles = QVBoxLayout()
+        titles.addWidget(self.title_label)
+        titles.addWidget(self.subtitle_label)
+        header = QHBoxLayout()
+        header.addLayout(titles, 1)
+        header.addWidget(logo, 0, Qt.AlignmentFlag.AlignTop)
+
+        self.skip_button = QPushButton("Skip set-up")
+        self.skip_button.setToolTip("Close the wizard and open Nexus Studio as it is (Help → Set-up wizard runs it "
+                                    "again)")
+        self.skip_button.clicked.connect(self.reject)
+        self.back_button = QPushButton("< Back")
+        self.back_button.setToolTip("Back to the previous step")
+        self.back_button.clicked.connect(self.back)
+        self.next_button = QPushButton("Next >")
+        self.next_button.setToolTip("Go on to the next step")
+        self.next_button.clicked.connect(self.next)
+        self.finish_button = QPushButton("Start chatting")
+        self.finish_button.setToolTip("Save what was chosen and open the chat")
+        self.finish_button.clicked.connect(self.accept)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.skip_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.step_label)
+        buttons.addWidget(self.back_button)
+        buttons.addWidget(self.next_button)
+        buttons.addWidget(self.finish_button)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addWidget(self.stack, 1)
+        layout.addLayout(buttons)
         self.resize(760, 600)
+        self._go(0)
+
+    # -- moving between steps ------------------------------------------------------------------------------------
+
+    def currentId(self) -> int:  # noqa: N802 - the name QWizard users know
+        return self.stack.currentIndex()
+
+    def current_step(self) -> WizardStep:
+        return self.steps[self.currentId()]
+
+    def next(self) -> None:
+        index = self.currentId()
+        if index + 1 < len(self.steps) and self.current_step().leave():
+            self._go(index + 1)
+
+    def back(self) -> None:
+        if self.currentId() > 0:
+            self._go(self.currentId() - 1, enter=False)
+
+    def _go(self, index: int, *, enter: bool = True) -> None:
+        self.stack.setCurrentIndex(index)
+        last = index == len(self.steps) - 1
+        self.back_button.setVisible(index > 0)
+        self.next_button.setVisible(not last)
+        self.finish_button.setVisible(last)
+        self.skip_button.setVisible(not last)
+        (self.finish_button if last else self.next_button).setDefault(True)
+        self.step_label.setText(f"Step {index + 1} of {len(self.steps)}")
+        if enter:
+            self.steps[index].enter()
+        self._show_header()
+
+    def _show_header(self) -> None:
+        step = self.current_step()
+        self.title_label.setText(step.title)
+        self.subtitle_label.setText(step.subtitle)
+
+    @property
+    def busy(self) -> bool:
+        """A step is still checking something in the background."""
+        return (self.computer_page.busy or self.models_page.scanning or self.chat_page.busy
+                or (self.currentId() == self.PAGE_KEYS and self.keys_page.state is None))
 
     def done(self, result: int) -> None:
         """Finished or skipped, the wizard does not come back on its own (Help → Set-up wizard reopens it)."""

@@ -64,11 +64,11 @@ def test_first_run_from_folder_to_an_answer_from_ollama(qtbot, tmp_path, cores) 
         # 1. data folder: a folder that is a file is refused with its name; then the chosen folder opens the core
         (tmp_path / "a-file").write_text("x")
         wizard.data_page.path_edit.setText(str(tmp_path / "a-file"))
-        _click(qtbot, wizard.button(wizard.WizardButton.NextButton))
+        _click(qtbot, wizard.next_button)
         assert wizard.currentId() == wizard.PAGE_DATA and wizard.core is None
         assert wizard.data_page.status.is_error and "a-file" in wizard.data_page.status.text()
         wizard.data_page.path_edit.setText(str(chosen))
-        _click(qtbot, wizard.button(wizard.WizardButton.NextButton))
+        _click(qtbot, wizard.next_button)
         assert wizard.currentId() == wizard.PAGE_COMPUTER
         core = wizard.core
         assert core is not None and core.paths.root == chosen
@@ -82,7 +82,7 @@ def test_first_run_from_folder_to_an_answer_from_ollama(qtbot, tmp_path, cores) 
         qtbot.waitUntil(lambda: "PyTorch" in page.cuda_label.text() and "Checking" not in page.cuda_label.text(),
                         timeout=60_000)
         assert "cannot use the GPU" in page.cuda_label.text()  # a CPU build of torch beside an NVIDIA card
-        _click(qtbot, wizard.button(wizard.WizardButton.NextButton))
+        _click(qtbot, wizard.next_button)
 
         # 3. keys: no system keyring here, so the passphrase is chosen now (typed twice)
         keys = wizard.keys_page
@@ -90,10 +90,10 @@ def test_first_run_from_folder_to_an_answer_from_ollama(qtbot, tmp_path, cores) 
         assert "No system keyring" in keys.explain.text()
         keys.passphrase_edit.setText("correct horse battery")
         keys.confirm_edit.setText("correct horse stable")
-        _click(qtbot, wizard.button(wizard.WizardButton.NextButton))
+        _click(qtbot, wizard.next_button)
         assert wizard.currentId() == wizard.PAGE_KEYS and "differ" in keys.status.text()
         keys.confirm_edit.setText("correct horse battery")
-        _click(qtbot, wizard.button(wizard.WizardButton.NextButton))
+        _click(qtbot, wizard.next_button)
         qtbot.waitUntil(lambda: wizard.currentId() == wizard.PAGE_MODELS, timeout=20_000)
         assert not core.credentials.locked and core.credentials.mode == "passphrase"
 
@@ -104,7 +104,7 @@ def test_first_run_from_folder_to_an_answer_from_ollama(qtbot, tmp_path, cores) 
         qtbot.waitUntil(lambda: not models.scanning, timeout=30_000)
         assert "Found 1 model; 1 can chat here" in models.result_label.text()
         assert core.settings.model_folders == [models_dir]
-        _click(qtbot, wizard.button(wizard.WizardButton.NextButton))
+        _click(qtbot, wizard.next_button)
 
         # 5. chat: Ollama found by itself; Try it gets a real answer through the router
         chat = wizard.chat_page
@@ -119,14 +119,14 @@ def test_first_run_from_folder_to_an_answer_from_ollama(qtbot, tmp_path, cores) 
         assert "Hello and welcome!" in chat.answer.text(), chat.answer.text()
         assert not chat.answer.is_error
         assert ollama.requests[-1].body["model"] == "llama3.2:3b"
-        _click(qtbot, wizard.button(wizard.WizardButton.NextButton))
+        _click(qtbot, wizard.next_button)
 
         # 6. ready: the summary, then Finish
         ready = wizard.ready_page
         assert wizard.currentId() == wizard.PAGE_READY
         assert "ollama/llama3.2:3b" in ready.chat_label.text() and "Hello and welcome!" in ready.chat_label.text()
         assert "RTX 4070" in ready.gpu_label.text() and "passphrase" in ready.keys_label.text()
-        _click(qtbot, wizard.button(wizard.WizardButton.FinishButton))
+        _click(qtbot, wizard.finish_button)
 
     assert core.providers.config("ollama").base_url == ollama.base_url
     assert core.routing.table.tiers[Tier.STANDARD].model == "ollama/llama3.2:3b"
@@ -142,9 +142,9 @@ def test_nothing_found_says_what_to_do_then_a_hosted_key_works(qtbot, tmp_path, 
     with ScriptedOpenAIServer(api_key=secret, models=["big-model", "small-model"]) as hosted:
         hosted.script(error(401, "bad key"), text(["Hi!"]))
         wizard = _wizard(qtbot, cores, keyring=MemoryKeyring(), ports=closed, data_dir=tmp_path / "data")
-        _click(qtbot, wizard.button(wizard.WizardButton.NextButton))
+        _click(qtbot, wizard.next_button)
         for _ in range(3):  # computer, keys (a keyring: nothing to type), models
-            _click(qtbot, wizard.button(wizard.WizardButton.NextButton))
+            _click(qtbot, wizard.next_button)
         assert "keyring" in wizard.keys_page.explain.text()
         chat = wizard.chat_page
         assert wizard.currentId() == wizard.PAGE_CHAT
@@ -167,8 +167,8 @@ def test_nothing_found_says_what_to_do_then_a_hosted_key_works(qtbot, tmp_path, 
         assert "did not answer" in chat.answer.text() and chat.steps_box.isVisible()
         _click(qtbot, chat.try_button)
         qtbot.waitUntil(lambda: "Hi!" in chat.answer.text(), timeout=10_000)
-        _click(qtbot, wizard.button(wizard.WizardButton.NextButton))
-        _click(qtbot, wizard.button(wizard.WizardButton.FinishButton))
+        _click(qtbot, wizard.next_button)
+        _click(qtbot, wizard.finish_button)
 
     core = wizard.core
     assert core.routing.table.tiers[Tier.STANDARD].model == "custom/big-model"
@@ -188,10 +188,12 @@ def test_skipping_on_the_first_page_opens_the_usual_folder_and_does_not_ask_agai
 
     def skip() -> None:
         dialog = QApplication.activeModalWidget()
-        assert isinstance(dialog, FirstRunWizard)
-        qtbot.mouseClick(dialog.button(dialog.WizardButton.CancelButton), Qt.MouseButton.LeftButton)
+        if not isinstance(dialog, FirstRunWizard):  # not shown yet
+            QTimer.singleShot(100, skip)
+            return
+        qtbot.mouseClick(dialog.skip_button, Qt.MouseButton.LeftButton)
 
-    QTimer.singleShot(300, skip)
+    QTimer.singleShot(100, skip)
     core = run_first_run(folder)
     try:
         assert core is not None and core.paths.root == folder
@@ -209,9 +211,9 @@ def test_help_menu_runs_the_wizard_again_over_the_open_folder(window, qtbot) -> 
     assert wizard.core is window.ctx.core
     assert not wizard.data_page.path_edit.isEnabled()
     assert "using this folder now" in wizard.data_page.note.text()
-    _click(qtbot, wizard.button(wizard.WizardButton.NextButton))
+    _click(qtbot, wizard.next_button)
     assert wizard.currentId() == wizard.PAGE_COMPUTER
-    _click(qtbot, wizard.button(wizard.WizardButton.CancelButton))
+    _click(qtbot, wizard.skip_button)
     assert window.ctx.core.settings.first_run_done
 
 
@@ -258,7 +260,7 @@ def test_the_first_launch_opens_the_wizard_before_the_window_then_the_chat(qtbot
             return
         seen.append("wizard" if not any(isinstance(w, MainWindow) for w in QApplication.topLevelWidgets())
                     else "wizard after the window")
-        dialog.button(dialog.WizardButton.CancelButton).click()
+        dialog.skip_button.click()
         QTimer.singleShot(100, close_window_on_chat)
 
     QTimer.singleShot(100, skip_wizard)
@@ -268,3 +270,17 @@ def test_the_first_launch_opens_the_wizard_before_the_window_then_the_chat(qtbot
         gc.unfreeze()  # the app froze its start-up objects; this test process goes on
     assert seen == ["wizard", "chat"]
     assert not first_run_due(folder)
+
+
+def test_the_wizard_survives_theme_switches(window, qtbot) -> None:
+    """Qt 6.11 crashes when a QWizard exists while the style sheet changes twice: this one is a plain dialog."""
+    window.show_first_run_wizard()
+    wizard = window.first_run_wizard
+    for theme in ("dark", "light", "dark"):
+        window.ctx.set_theme(theme, save=False)
+        qtbot.wait(50)
+    assert wizard.isVisible() and wizard.title_label.text() == "Welcome to Nexus Studio"
+    wizard.reject()
+    for theme in ("light", "dark"):
+        window.ctx.set_theme(theme, save=False)
+    assert window.isVisible()
