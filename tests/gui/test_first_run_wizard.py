@@ -4,6 +4,9 @@ for Ollama (and for a hosted OpenAI-compatible service)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,40 @@ from tests.support.memory_keyring import MemoryKeyring
 from tests.support.tiny_models import build_tiny_llama
 
 NO_OTHER_SERVERS = {"lmstudio": 0, "llamacpp": 0, "vllm": 0}
+ROOT = Path(__file__).resolve().parents[2]
+LAUNCH_DRIVER = r"""
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from app.first_run.wizard import FirstRunWizard
+from app.main import main
+from app.window import MainWindow
+
+def windows():
+    return [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+
+def close_on_chat():
+    if not windows() or windows()[0].current_panel_id() != "chat":
+        QTimer.singleShot(100, close_on_chat)
+        return
+    print("chat", flush=True)
+    windows()[0].confirm_close = False
+    windows()[0].close()
+    QApplication.quit()
+
+def skip_wizard():
+    dialog = QApplication.activeModalWidget()
+    if not isinstance(dialog, FirstRunWizard):
+        QTimer.singleShot(100, skip_wizard)
+        return
+    print("wizard" if not windows() else "wizard after the window", flush=True)
+    dialog.skip_button.click()
+    QTimer.singleShot(100, close_on_chat)
+
+app = QApplication(sys.argv[:1])  # main() uses this one; the timers need it to exist first
+QTimer.singleShot(100, skip_wizard)
+sys.exit(main(["--data-dir", sys.argv[1]]))
+"""
 
 
 @pytest.fixture
@@ -234,42 +271,18 @@ def test_every_control_of_the_wizard_explains_itself(qtbot, tmp_path, cores) -> 
     assert controls_without_tooltips(wizard) == []
 
 
-def test_the_first_launch_opens_the_wizard_before_the_window_then_the_chat(qtbot, tmp_path) -> None:
-    import gc
-
-    from app.main import main
-    from app.window import MainWindow
-
+def test_the_first_launch_opens_the_wizard_before_the_window_then_the_chat(tmp_path) -> None:
+    """The real start-up (app.main.main) in a child process, where a script plays the person: skip the wizard,
+    see the window open on the chat. A child, because a finished QApplication.exec() changes this process."""
     folder = tmp_path / "fresh"
-    seen: list[str] = []
-
-    def close_window_on_chat() -> None:
-        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
-        if not windows or windows[0].current_panel_id() != "chat":
-            QTimer.singleShot(100, close_window_on_chat)
-            return
-        seen.append("chat")
-        windows[0].confirm_close = False
-        windows[0].close()
-        QApplication.quit()
-
-    def skip_wizard() -> None:
-        dialog = QApplication.activeModalWidget()
-        if not isinstance(dialog, FirstRunWizard):
-            QTimer.singleShot(100, skip_wizard)
-            return
-        seen.append("wizard" if not any(isinstance(w, MainWindow) for w in QApplication.topLevelWidgets())
-                    else "wizard after the window")
-        dialog.skip_button.click()
-        QTimer.singleShot(100, close_window_on_chat)
-
-    QTimer.singleShot(100, skip_wizard)
-    try:
-        assert main(["--data-dir", str(folder)]) == 0
-    finally:
-        gc.unfreeze()  # the app froze its start-up objects; this test process goes on
-    assert seen == ["wizard", "chat"]
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
+    env.pop("NEXUS_HOME", None)
+    done = subprocess.run([sys.executable, "-c", LAUNCH_DRIVER, str(folder)], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["wizard", "chat"], done.stdout
     assert not first_run_due(folder)
+    assert json.loads((folder / "settings.json").read_text())["first_run_done"] is True
 
 
 def test_the_wizard_survives_theme_switches(window, qtbot) -> None:
