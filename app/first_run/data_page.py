@@ -103,7 +103,7 @@ class DataPage(WizardStep):
         if core is None:
             self.status.show_error(f"Nexus Studio could not open {folder}; choose another folder.")
             return False
-        self.wiz.core = core
+        self.wiz.core_opened(core)
         if self.source not in FIXED_BY:
             same_as_default = folder.resolve() == platform_data_dir().resolve()
             try:

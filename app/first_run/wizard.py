@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +142,14 @@ class FirstRunWizard(QDialog):
         layout.addLayout(buttons)
         self.resize(760, 600)
         self._go(0)
+        if core is not None:
+            self.core_opened(core)
+
+    def core_opened(self, core: Core) -> None:
+        """The data folder is open: import the provider SDKs (about a second) while the person reads, not when they
+        press Try it."""
+        self.core = core
+        threading.Thread(target=core.providers.preload_sdks, name="nexus-wizard-preload", daemon=True).start()
 
     # -- moving between steps ------------------------------------------------------------------------------------
 
