@@ -27,6 +27,7 @@ class AppContext(QObject):
         self.models_changed = EmitterBridge(core.models.changed, self)  # None: a model was loaded or unloaded
         self.module_events = EmitterBridge(core.modules.changed, self)  # str: the integration module that changed
         self.effective_theme = "light"
+        self.data_dir_source: str | None = None  # why the open data folder is the one in use (see location.source_of)
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_scheme_changed)
 
     def set_theme(self, choice: str, *, save: bool = True) -> str:

@@ -98,19 +98,20 @@ def main(argv: list[str] | None = None) -> int:
     if core is None:
         return 2
     ctx = AppContext(core)
+    if args.data_dir is not None:
+        ctx.data_dir_source = "option"
     ctx.set_theme(core.settings.theme, save=False)
     errors = ExceptionRouter(str(core.paths.log_file))
     errors.install()
     load_builtin_panels()
     window = MainWindow(ctx, errors, persist_state=interactive)
     if guard is not None:
+        if guard.folder != core.paths.root.resolve():  # the wizard chose another folder: be found there instead
+            guard.close()
+            guard = SingleInstance(core.paths.root)
         if guard.server is None:
             guard.listen(window.bring_to_front)
         guard.hand_to(window.bring_to_front)
-        if guard.folder != core.paths.root.resolve():  # the wizard chose another folder: launches there find us too
-            moved = SingleInstance(core.paths.root)
-            if not moved.activate_running():
-                moved.listen(window.bring_to_front)
     first_panel = args.panel if args.panel in window.slots else window.restore_ui_state()
     if wizard_ran and "chat" in window.slots:
         first_panel = "chat"

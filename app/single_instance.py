@@ -43,6 +43,8 @@ class SingleInstance(QObject):
         server = QLocalServer(self)
         server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         if not server.listen(self.name):
+            if self.activate_running():  # a live instance owns the name: never take it from it
+                return False
             QLocalServer.removeServer(self.name)  # a stale socket left by a crash
             if not server.listen(self.name):
                 return False

@@ -304,6 +304,7 @@ class MainWindow(QMainWindow):
         from app.first_run.wizard import FirstRunWizard
 
         self.first_run_wizard = FirstRunWizard(core=self.ctx.core, parent=self)
+        self.first_run_wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # its checks stop with it
         self.first_run_wizard.open()
 
     def show_shortcuts(self) -> None:

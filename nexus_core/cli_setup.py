@@ -34,12 +34,19 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
     if args.remember_data_folder:
         from nexus_core.location import remember_data_dir
-        from nexus_core.paths import DataPaths
+        from nexus_core.paths import ENV_HOME, DataPaths
 
         DataPaths.prepare(args.remember_data_folder)  # proves it can be written before it is remembered
-        kept_in = remember_data_dir(args.remember_data_folder)
+        try:
+            kept_in = remember_data_dir(args.remember_data_folder)
+        except OSError as exc:
+            raise NexusError(f"The data folder could not be remembered ({exc.strerror or exc}).",
+                             path=getattr(exc, "filename", None),
+                             hint="Make the user config folder writable, or set NEXUS_HOME instead.") from exc
         print(f"Data folder from now on: {args.remember_data_folder} (remembered in {kept_in})")
-        if args.data_dir is None and not os.environ.get("NEXUS_HOME", "").strip():
+        if os.environ.get(ENV_HOME, "").strip():
+            print(f"nexus: ${ENV_HOME} is set and wins over the remembered folder while it is", file=sys.stderr)
+        elif args.data_dir is None:
             args.data_dir = args.remember_data_folder
     core = open_core_for_providers(args)
     try:
@@ -89,7 +96,7 @@ def _setup(core: Any, args: argparse.Namespace) -> int:
 
 def _choose(core: Any, args: argparse.Namespace, servers: list[Any]) -> str | None:
     """The provider/model to make the default, saving its provider; None when there is nothing to use."""
-    from nexus_core.firstrun import save_detected_server, save_remote_provider
+    from nexus_core.firstrun import check_remote_provider, pick_chat_model, save_detected_server
 
     preset = PRESETS.get(args.provider) if args.provider else None
     if preset is not None and preset.needs_key:
@@ -97,9 +104,11 @@ def _choose(core: Any, args: argparse.Namespace, servers: list[Any]) -> str | No
         if not key:
             raise NexusError(f"{preset.label} needs an API key and ${args.api_key_env or preset.key_env} is empty.",
                              hint=f"Export the key, e.g. {preset.key_env}=… nexus setup --provider {preset.id}")
-        name = save_remote_provider(core.providers, preset.id, key)
-        models = args.model or _first_listed(core, name)
-        return f"{name}/{models}"
+        name, ids = core.aio.run(check_remote_provider(core.providers, preset.id, key), timeout=60)
+        model = args.model or pick_chat_model(ids)
+        if model is None:
+            raise NexusError(f"{preset.label} lists no models.", hint="Pass the model to use with --model.")
+        return f"{name}/{model}"
     usable = [s for s in servers if s.models and (preset is None or s.preset.id == preset.id)]
     if preset is not None and not usable:
         raise NexusError(f"No {preset.label} server with a model answered on this machine.",
@@ -112,13 +121,6 @@ def _choose(core: Any, args: argparse.Namespace, servers: list[Any]) -> str | No
     if args.model and args.model not in server.models:
         print(f"nexus: {server.preset.label} does not list {args.model!r}; using it anyway", file=sys.stderr)
     return f"{name}/{model}"
-
-
-def _first_listed(core: Any, name: str) -> str:
-    models = core.aio.run(core.providers.list_models(name), timeout=60)
-    if not models:
-        raise NexusError(f"Provider {name!r} lists no models.", hint="Pass the model to use with --model.")
-    return models[0].id
 
 
 def _finish(core: Any, ref: str, *, hello: bool) -> int:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import platform
 import sys
 from importlib import metadata
+from pathlib import Path
 
+_ROOT = str(Path(__file__).resolve().parents[1])  # so the child imports this checkout's nexus_core
 KEY_DISTRIBUTIONS = ("PySide6-Essentials", "pyqtgraph", "pydantic", "psutil", "nvidia-ml-py", "torch",
                      "transformers", "diffusers", "coqui-tts", "openai", "anthropic")
 
@@ -35,6 +37,25 @@ def torch_runtime() -> dict[str, object]:
     if torch.cuda.is_available():
         info["devices"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return info
+
+
+def torch_runtime_isolated(timeout_s: float = 180.0) -> dict[str, object]:
+    """``torch_runtime`` in a child process: the GUI's process neither stalls on the import (hundreds of ms of held
+    interpreter lock) nor keeps torch loaded for a check."""
+    import json
+    import subprocess
+
+    code = "import json; from nexus_core.runtime import torch_runtime; print(json.dumps(torch_runtime()))"
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout_s,
+                              cwd=_ROOT)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"installed": False, "error": f"the check could not run ({exc})"}
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        tail = (done.stderr or "").strip().splitlines()[-1:] or ["no output"]
+        return {"installed": False, "error": f"the check failed: {tail[0][:200]}"}
 
 
 def heavy_modules_loaded() -> list[str]:

@@ -209,7 +209,9 @@ class SettingsDialog(QDialog):
     def _add_data_folder_row(self) -> None:
         """The data folder is not a setting inside it: a new choice is remembered outside and used from next start."""
         root = self.ctx.core.paths.root
-        source = source_of(root)
+        if self.ctx.data_dir_source is None:  # decided once per run: a folder chosen here changes the next run only
+            self.ctx.data_dir_source = source_of(root)
+        source = self.ctx.data_dir_source
         self.data_folder_edit = QLineEdit(str(root))
         self.data_folder_edit.setReadOnly(True)
         self.data_folder_edit.setToolTip("The folder Nexus Studio is using now")
@@ -247,6 +249,10 @@ class SettingsDialog(QDialog):
         """Check the folder can be used, then remember it for the next start; the folder in use stays as it is."""
         current = self.ctx.core.paths.root
         try:
+            if folder.expanduser().resolve() == current.resolve():
+                remember_data_dir(None if current.resolve() == platform_data_dir().resolve() else current)
+                self.status.show_info(f"{current} is the folder in use now; it stays the data folder.")
+                return True
             DataPaths.prepare(folder)
             if folder.expanduser().resolve() == platform_data_dir().resolve():
                 remember_data_dir(None)

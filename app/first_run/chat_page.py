@@ -25,10 +25,11 @@ from app.widgets.status_label import StatusLabel
 from app.workers import AsyncCall, run_async
 from nexus_core.errors import NexusError
 from nexus_core.firstrun import (
+    check_remote_provider,
     make_default_chat_model,
     next_steps,
+    pick_chat_model,
     save_detected_server,
-    save_remote_provider,
     say_hello,
 )
 from nexus_core.providers.detect import DetectedServer, detect_local_servers
@@ -101,8 +102,10 @@ class ChatPage(WizardStep):
         self.key_edit = QLineEdit()
         self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.key_edit.setToolTip("Paste the API key; it is stored encrypted, never in plain text")
+        self.key_edit.returnPressed.connect(self.check_key)
         self.check_button = QPushButton("Check key")
-        self.check_button.setToolTip("Save the key and ask the service for its models (proves the key works)")
+        self.check_button.setToolTip("Ask the service for its models with this key (Enter does the same); only a key "
+                                     "that works is saved")
         self.check_button.clicked.connect(self.check_key)
         self.key_link = QLabel()
         self.key_link.setOpenExternalLinks(True)
@@ -142,13 +145,15 @@ class ChatPage(WizardStep):
         self._calls: dict[str, AsyncCall] = {}
         self._detected_once = False
         self.hosted_models: list[Choice] = []
-        self._made_default: Choice | None = None
+        self._original_table: Any = None
         self._picked = False  # the person chose from the list: a later scan keeps their choice
         self._preset_changed()
 
     # -- the list of models ------------------------------------------------------------------------------------
 
     def enter(self) -> None:
+        if self._original_table is None:  # what the wizard found: trying models never piles them up on it
+            self._original_table = self.wiz.core.routing.table
         self._fill()
         if not self._detected_once:
             self.detect()
@@ -174,7 +179,8 @@ class ChatPage(WizardStep):
 
     def choices(self) -> list[Choice]:
         found: list[Choice] = []
-        current = self.wiz.core.routing.table.tiers.get(Tier.STANDARD)
+        table = self._original_table if self._original_table is not None else self.wiz.core.routing.table
+        current = table.tiers.get(Tier.STANDARD)
         if current is not None and current.model:
             found.append(Choice("current", current.model))
         for server in self.wiz.state.servers:
@@ -225,50 +231,48 @@ class ChatPage(WizardStep):
         return self.model_combo.currentData()
 
     def try_model(self) -> None:
+        """Send one short message to the selected model (its provider is saved; the routing changes on leaving)."""
         choice = self.selected()
         if choice is None or "hello" in self._calls:
             return
         try:
-            ref = self.make_default(choice)
+            ref = choice.resolve(self.wiz.core.providers)
         except NexusError as exc:
             self.answer.show_error(_error_text(exc))
             return
         wait = " (loading it first can take a minute)" if choice.kind == "folder" else ""
         self.answer.show_info(f"Asking {ref}{wait}…")
-        self._start("hello", say_hello(self.wiz.core.router, ref), self._answered, self._not_answered)
-
-    def make_default(self, choice: Choice) -> str:
-        ref = choice.resolve(self.wiz.core.providers)
-        make_default_chat_model(self.wiz.core.routing, ref)
-        self.wiz.state.chat_ref = ref
-        self.wiz.state.hello = None
-        self._made_default = choice
-        return ref
+        self._start("hello", say_hello(self.wiz.core.router, ref), self._answered,
+                    lambda error: self._not_answered(ref, error))
 
     def _answered(self, hello: Any) -> None:
-        self.wiz.state.hello = hello.text
+        self.wiz.state.hello, self.wiz.state.hello_ref = hello.text, hello.model_ref
         self.answer.show_info(f"“{hello.text}” — {hello.model_ref}, {hello.seconds:.1f} s. It works: this model "
                               "answers your chats.")
         self._show_steps(False)
 
-    def _not_answered(self, error: BaseException) -> None:
-        self.wiz.state.hello = None
+    def _not_answered(self, ref: str, error: BaseException) -> None:
+        if self.wiz.state.hello_ref == ref:
+            self.wiz.state.hello = self.wiz.state.hello_ref = None
         self.answer.show_error(f"It did not answer: {_error_text(error)}")
         self._show_steps(True)
 
     def save_choice(self) -> str | None:
-        """Leaving the page: the selected model becomes the default even if it was not tried."""
+        """Leaving for the last step: the selected model becomes the default chat model (tried or not), starting from
+        the assignment the wizard found; choosing "the current chat model" puts that back."""
         choice = self.selected()
         if choice is None:
-            return self.wiz.state.chat_ref
-        if choice == self._made_default or choice.kind == "current":
-            self.wiz.state.chat_ref = self.wiz.state.chat_ref or choice.model
-            return self.wiz.state.chat_ref
+            self.wiz.state.chat_ref = None
+            return None
         try:
-            return self.make_default(choice)
+            ref = choice.resolve(self.wiz.core.providers)
+            make_default_chat_model(self.wiz.core.routing, ref, base=self._original_table)
         except NexusError as exc:
             self.answer.show_error(_error_text(exc))
+            self.wiz.state.problems.append(f"The chat model could not be set: {_error_text(exc)}")
             return None
+        self.wiz.state.chat_ref = ref
+        return ref
 
     # -- hosted providers --------------------------------------------------------------------------------------
 
@@ -282,6 +286,8 @@ class ChatPage(WizardStep):
                               "Leave the key empty if the server needs none.")
 
     def check_key(self) -> None:
+        """Ask the service for its models with the pasted key (or the stored one when the field is empty); only a key
+        that works is saved."""
         if "models" in self._calls:
             return
         store = self.wiz.core.credentials
@@ -295,29 +301,26 @@ class ChatPage(WizardStep):
             self.passphrase_dialog = dialog
             return
         preset_id = self.preset_combo.currentData()
-        try:
-            name = save_remote_provider(self.wiz.core.providers, preset_id, key, base_url=self.url_edit.text())
-        except (NexusError, ValueError) as exc:
-            self.hosted_status.show_error(_error_text(exc))
-            return
-        self.key_edit.clear()
-        self.hosted_status.show_info(f"Key saved for {name!r}; asking for its models…")
-        self._start("models", self.wiz.core.providers.list_models(name),
-                    lambda models: self._listed(name, models),
-                    lambda error: self.hosted_status.show_error(f"The key did not work: {_error_text(error)}"))
+        self.hosted_status.show_info(f"Asking {PRESETS[preset_id].label} for its models…")
+        self._start("models", check_remote_provider(self.wiz.core.providers, preset_id, key,
+                                                    base_url=self.url_edit.text()),
+                    self._listed, lambda error: self.hosted_status.show_error(
+                        f"The key did not work, so it was not saved: {_error_text(error)}"))
 
-    def _listed(self, name: str, models: list[Any]) -> None:
-        ids = [m.id for m in models]
+    def _listed(self, result: tuple[str, list[str]]) -> None:
+        name, ids = result
+        self.key_edit.clear()
         if not ids:
             self.hosted_status.show_error(f"{name!r} accepted the key but lists no models.")
             return
         self.hosted_models = [c for c in self.hosted_models if c.provider != name]
         self.hosted_models += [Choice("hosted", model, provider=name) for model in ids]
-        self.hosted_status.show_info(f"The key works: {name!r} offers {len(ids)} model(s); pick one above and "
-                                     "press Try it.")
-        self._picked = True  # the key was checked to use it: its first model is the choice
+        self.hosted_status.show_info(f"The key works and is saved: {name!r} offers {len(ids)} model(s); pick one "
+                                     "above and press Try it.")
+        self._picked = True  # the key was checked to use it: a chat model of it is the choice
         self._fill()
-        self.model_combo.setCurrentIndex(self.model_combo.findText(self.label(self.hosted_models[-len(ids)])))
+        best = Choice("hosted", pick_chat_model(ids) or ids[0], provider=name)
+        self.model_combo.setCurrentIndex(self.model_combo.findText(self.label(best)))
 
     # -- calls -------------------------------------------------------------------------------------------------
 

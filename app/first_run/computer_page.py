@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout
 from app.first_run.wizard import WizardStep, value_label
 from app.workers import run_blocking
 from nexus_core.firstrun import fit_advice, read_hardware
-from nexus_core.runtime import torch_runtime
+from nexus_core.runtime import torch_runtime_isolated
 from nexus_core.telemetry import GIB
 
 if TYPE_CHECKING:
@@ -49,7 +49,14 @@ class ComputerPage(WizardStep):
         self.busy = True
         core = self.wiz.core
         run_blocking(lambda: read_hardware(core.telemetry), parent=self, on_done=self._hardware,
-                     on_error=lambda e: self._failed(self.gpu_label, f"Could not read the GPU: {e}"))
+                     on_error=self._hardware_failed)
+
+    def _hardware_failed(self, error: BaseException) -> None:
+        self.busy = False
+        self.gpu_label.setText(f"Could not read the GPU: {error}")
+        for label in (self.cuda_label, self.memory_label):
+            label.setText("not checked")
+        self.advice_label.clear()
 
     def _failed(self, label: QLabel, message: str) -> None:
         self.busy = False
@@ -61,7 +68,7 @@ class ComputerPage(WizardStep):
         self.memory_label.setText(f"{report.ram_bytes / GIB:.1f} GiB RAM, {report.cpu_count} CPU threads")
         self.advice_label.setText(fit_advice(report.best_vram, report.ram_bytes))
         self.cuda_label.setText("Checking PyTorch (a few seconds)…")
-        run_blocking(torch_runtime, parent=self, on_done=self._torch,
+        run_blocking(torch_runtime_isolated, parent=self, on_done=self._torch,
                      on_error=lambda e: self._failed(self.cuda_label, f"PyTorch could not be checked: {e}"))
 
     def _torch(self, info: dict) -> None:

@@ -109,7 +109,8 @@ class DataPage(WizardStep):
             try:
                 remember_data_dir(None if same_as_default else folder)
             except OSError as exc:
-                self.status.show_error(f"The folder is in use now, but could not be remembered for the next start "
-                                       f"({exc}).")
+                self.wiz.state.problems.append(f"{folder} is in use now, but could not be remembered for the next "
+                                               f"start ({exc.strerror or exc}); set NEXUS_HOME to it, or choose it "
+                                               "again in Settings → Data folder.")
         self.status.clear_message()
         return True

@@ -22,9 +22,18 @@ KEYRING_TEXT = ("Your API keys will be encrypted, and the key to them kept in th
                 "by themselves when you log in. Nothing to do here.")
 
 
-def _store_state(store: Any) -> dict[str, Any]:
+def store_state(store: Any) -> dict[str, Any]:
     """Opening the store probes the keyring (D-Bus on Linux): done off the GUI thread."""
     return {"mode": store.mode, "new": store.needs_new_passphrase, "locked": store.locked, "warning": store.warning}
+
+
+def keys_summary(state: dict[str, Any]) -> str:
+    """One line for the last step: where the keys are kept, and whether they are open."""
+    if state["mode"] == "keyring":
+        return "encrypted; the key is kept in the system keyring"
+    if state["new"]:
+        return "no passphrase yet (asked when you first save a key)"
+    return "locked: you will be asked for your passphrase" if state["locked"] else "encrypted with your passphrase"
 
 
 class KeysPage(WizardStep):
@@ -64,34 +73,36 @@ class KeysPage(WizardStep):
         layout.addStretch(1)
         self.state: dict[str, Any] | None = None
         self._busy = False
-        self._unlocked = False
 
     def enter(self) -> None:
-        if self.state is None:
-            run_blocking(lambda: _store_state(self.wiz.core.credentials), parent=self, on_done=self._show,
-                         on_error=lambda e: self.status.show_error(f"The credential store cannot be used: {e}"))
+        """Read the store's state each time: a passphrase may have been set elsewhere (the chat step's dialog)."""
+        if self._busy:
+            return
+        run_blocking(lambda: store_state(self.wiz.core.credentials), parent=self, on_done=self._show,
+                     on_error=lambda e: self.status.show_error(f"The credential store cannot be used: {e}"))
 
     def _show(self, state: dict[str, Any]) -> None:
         self.state = state
+        self.wiz.state.keys = keys_summary(state)
         if state["mode"] == "keyring":
             self.explain.setText(KEYRING_TEXT)
-            self.wiz.state.keys = "encrypted; the key is kept in the system keyring"
             return
         self.explain.setText(state["warning"] or "")
         self.fields.setVisible(state["locked"])
         self.skip_note.setVisible(state["locked"])
         self.confirm_label.setVisible(state["new"])
         self.confirm_edit.setVisible(state["new"])
-        if not state["new"] and state["locked"]:
+        if state["locked"] and not state["new"]:
             self.skip_note.setText("Type the passphrase you chose before to unlock your saved keys, or leave it "
                                    "empty to be asked later.")
-        self.wiz.state.keys = "encrypted with your passphrase" if not state["locked"] else "no passphrase yet"
+        elif not state["locked"]:
+            self.status.show_info("Your keys are protected with your passphrase; you will be asked for it at start.")
 
     def leave(self) -> bool:
         """Set (or check) the passphrase off the GUI thread; Next moves on once the store is unlocked."""
         if self._busy:
             return False
-        if self.state is None or self.state["mode"] == "keyring" or not self.state["locked"] or self._unlocked:
+        if self.state is None or self.state["mode"] == "keyring" or not self.state["locked"]:
             return True
         passphrase = self.passphrase_edit.text()
         if not passphrase:
@@ -108,14 +119,11 @@ class KeysPage(WizardStep):
 
     def _unlocked_now(self, _result: object) -> None:
         self._busy = False
-        self._unlocked = True
         self.passphrase_edit.clear()
         self.confirm_edit.clear()
-        self.fields.setVisible(False)
-        self.skip_note.setVisible(False)
-        self.wiz.state.keys = "encrypted with your passphrase"
-        self.status.show_info("Your keys are protected with this passphrase; you will be asked for it at start.")
-        self.wiz.next()
+        self._show(store_state(self.wiz.core.credentials))
+        if self.wiz.current_step() is self:  # the person may have gone Back meanwhile
+            self.wiz.next()
 
     def _failed(self, error: BaseException) -> None:
         self._busy = False

@@ -37,6 +37,7 @@ class ModelsPage(WizardStep):
                                  "huggingface-cli)")
         self.folder_list = QListWidget()
         self.folder_list.setToolTip("Your own model folders; each is searched a few levels deep")
+        self.folder_list.currentItemChanged.connect(self._selection_changed)
         self.add_button = QPushButton("Add folder…")
         self.add_button.setToolTip("Add a folder that holds models (each in its own sub-folder, with config.json)")
         self.add_button.clicked.connect(self._choose)
@@ -76,7 +77,10 @@ class ModelsPage(WizardStep):
         self.folder_list.clear()
         for folder in self.library.folders():
             self.folder_list.addItem(str(folder))
-        self.remove_button.setEnabled(self.folder_list.count() > 0)
+        self._selection_changed()
+
+    def _selection_changed(self) -> None:
+        self.remove_button.setEnabled(self.folder_list.currentItem() is not None)
 
     def add_folder(self, folder: str) -> None:
         if self.library.add_folder(folder):
@@ -89,7 +93,7 @@ class ModelsPage(WizardStep):
             self.add_folder(chosen)
 
     def _remove_selected(self) -> None:
-        item = self.folder_list.currentItem() or self.folder_list.item(0)
+        item = self.folder_list.currentItem()
         if item is not None and self.library.remove_folder(item.text()):
             self._show_folders()
             self.scan()

@@ -34,7 +34,17 @@ class WizardState:
     model_count: int = 0
     servers: list[DetectedServer] = field(default_factory=list)
     chat_ref: str | None = None  # provider/model made the default
-    hello: str | None = None  # its answer to the test message
+    hello: str | None = None  # the answer to the test message…
+    hello_ref: str | None = None  # …and the model that gave it
+    problems: list[str] = field(default_factory=list)  # what went wrong on the way, shown on the last step
+
+
+def _preload_sdks(core: Core) -> None:
+    """The OpenAI SDK serves most providers a first run sets up (local servers and hosted ones alike)."""
+    import importlib
+
+    importlib.import_module("openai")
+    core.providers.preload_sdks()
 
 
 class WizardStep(QWidget):
@@ -53,7 +63,7 @@ class WizardStep(QWidget):
         self.header_changed.emit()
 
     def enter(self) -> None:
-        """Reached going forward (each time, so it shows what earlier steps changed)."""
+        """Shown (going forward or back, each time, so it shows what other steps changed)."""
 
     def leave(self) -> bool:
         """Next was pressed: True moves on; a step that must wait (a passphrase being checked) moves on itself."""
@@ -128,6 +138,8 @@ class FirstRunWizard(QDialog):
         self.finish_button = QPushButton("Start chatting")
         self.finish_button.setToolTip("Save what was chosen and open the chat")
         self.finish_button.clicked.connect(self.accept)
+        for button in (self.skip_button, self.back_button, self.next_button, self.finish_button):
+            button.setAutoDefault(False)  # Enter belongs to the field being typed in (a key's Check), not to Next
         buttons = QHBoxLayout()
         buttons.addWidget(self.skip_button)
         buttons.addStretch(1)
@@ -149,7 +161,7 @@ class FirstRunWizard(QDialog):
         """The data folder is open: import the provider SDKs (about a second) while the person reads, not when they
         press Try it."""
         self.core = core
-        threading.Thread(target=core.providers.preload_sdks, name="nexus-wizard-preload", daemon=True).start()
+        threading.Thread(target=_preload_sdks, args=(core,), name="nexus-wizard-preload", daemon=True).start()
 
     # -- moving between steps ------------------------------------------------------------------------------------
 
@@ -166,19 +178,17 @@ class FirstRunWizard(QDialog):
 
     def back(self) -> None:
         if self.currentId() > 0:
-            self._go(self.currentId() - 1, enter=False)
+            self._go(self.currentId() - 1)
 
-    def _go(self, index: int, *, enter: bool = True) -> None:
+    def _go(self, index: int) -> None:
         self.stack.setCurrentIndex(index)
         last = index == len(self.steps) - 1
         self.back_button.setVisible(index > 0)
         self.next_button.setVisible(not last)
         self.finish_button.setVisible(last)
         self.skip_button.setVisible(not last)
-        (self.finish_button if last else self.next_button).setDefault(True)
         self.step_label.setText(f"Step {index + 1} of {len(self.steps)}")
-        if enter:
-            self.steps[index].enter()
+        self.steps[index].enter()
         self._show_header()
 
     def _show_header(self) -> None:

@@ -41,6 +41,9 @@ class HardwareReport:
         if self.torch is None:
             return "Checking PyTorch…"
         if not self.torch.get("installed"):
+            error = str(self.torch.get("error") or "")
+            if error.startswith("the check"):
+                return f"PyTorch could not be checked: {error}"
             return "PyTorch is not installed: local models, training and media generation are unavailable."
         version = f"PyTorch {self.torch.get('version')}"
         if self.torch.get("cuda_available"):

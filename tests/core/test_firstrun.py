@@ -134,3 +134,66 @@ def test_nexus_setup_remembers_a_data_folder(tmp_path, monkeypatch, capsys) -> N
     assert main(["setup", "--remember-data-folder", str(target)]) == 1
     assert chosen_data_dir() == target.resolve() and (target / "nexus.db").exists()
     assert f"Data folder   {target}" in capsys.readouterr().out
+
+
+def test_trying_several_models_from_the_same_base_does_not_pile_them_up(tmp_path) -> None:
+    store = Store(tmp_path / "nexus.db").open()
+    tables = RoutingTableStore(store)
+    found = tables.table  # empty, as on a first run
+    make_default_chat_model(tables, "p/broken", base=found)
+    make_default_chat_model(tables, "p/good", base=found)
+    table = tables.table
+    assert {tier: a.model for tier, a in table.tiers.items()} == {t: "p/good" for t in Tier}
+    assert all(a.fallbacks == [] for a in table.tiers.values())
+    make_default_chat_model(tables, "p/good", base=found.model_copy(deep=True))  # same again: nothing changes
+    assert tables.table == table
+    store.close()
+
+
+def test_a_found_server_refreshes_an_existing_provider_without_resetting_it(nexus_home) -> None:
+    from nexus_core.core import Core
+    from nexus_core.firstrun import save_detected_server
+    from nexus_core.providers.config import ProviderConfig
+
+    core = Core.open(nexus_home)
+    try:
+        core.providers.save(ProviderConfig(name="ollama", kind="openai", preset="ollama", base_url="http://old/v1",
+                                           timeout_s=900, key_env="MY_VAR", models=["y", "z"], enabled=False))
+        server = DetectedServer(PRESETS["ollama"], "http://127.0.0.1:11434/v1", ["y"])
+        assert save_detected_server(core.providers, server) == "ollama"
+        config = core.providers.config("ollama")
+        assert (config.base_url, config.models) == ("http://127.0.0.1:11434/v1", ["y"])
+        assert (config.timeout_s, config.key_env, config.enabled) == (900, "MY_VAR", False)
+    finally:
+        core.close()
+
+
+def test_a_hosted_key_is_saved_only_once_it_works(nexus_home) -> None:
+    from keyring.backends import fail
+
+    from nexus_core.core import Core
+    from nexus_core.firstrun import check_remote_provider
+
+    good, bad = "sk-firstrun-good-7c1e2a", "sk-firstrun-bad-7c1e2a"
+    core = Core.open(nexus_home, keyring_backend=fail.Keyring())
+    core.credentials.unlock("correct horse battery")
+    try:
+        with ScriptedOpenAIServer(api_key=good, models=["m1", "m2"]) as service:
+            with pytest.raises(Exception, match=r"(?i)key|401|auth"):
+                core.aio.run(check_remote_provider(core.providers, "custom", bad, base_url=service.base_url))
+            assert core.providers.config("custom") is None and not core.providers.has_stored_key("custom")
+            name, ids = core.aio.run(check_remote_provider(core.providers, "custom", good, base_url=service.base_url))
+            assert (name, ids) == ("custom", ["m1", "m2"]) and core.providers.has_stored_key("custom")
+            # the stored key is checked again when none is pasted
+            assert core.aio.run(check_remote_provider(core.providers, "custom", "", base_url=service.base_url))[1]
+    finally:
+        core.close()
+
+
+def test_pick_chat_model_skips_embeddings_and_legacy_models() -> None:
+    from nexus_core.firstrun import pick_chat_model
+
+    assert pick_chat_model(["babbage-002", "dall-e-3", "gpt-4o-mini", "o1"]) == "gpt-4o-mini"
+    assert pick_chat_model(["text-embedding-3-small", "whisper-1", "mistral-large"]) == "mistral-large"
+    assert pick_chat_model(["anthropic/claude", "openrouter/auto"]) == "openrouter/auto"
+    assert pick_chat_model([]) is None

@@ -110,6 +110,10 @@ def test_first_run_from_folder_to_an_answer_from_ollama(qtbot, tmp_path, cores) 
         core = wizard.core
         assert core is not None and core.paths.root == chosen
         assert chosen_data_dir() == chosen.resolve()  # remembered for the next start
+        _click(qtbot, wizard.back_button)  # the folder is open now: going back shows it, fixed
+        assert not wizard.data_page.path_edit.isEnabled() and "using this folder now" in wizard.data_page.note.text()
+        _click(qtbot, wizard.next_button)
+        assert wizard.currentId() == wizard.PAGE_COMPUTER and wizard.core is core
 
         # 2. this computer: the GPU from NVML at once, CUDA from torch off the GUI thread
         page = wizard.computer_page
@@ -156,10 +160,21 @@ def test_first_run_from_folder_to_an_answer_from_ollama(qtbot, tmp_path, cores) 
         assert "Hello and welcome!" in chat.answer.text(), chat.answer.text()
         assert not chat.answer.is_error
         assert ollama.requests[-1].body["model"] == "llama3.2:3b"
+        assert core.routing.table.tiers == {}  # trying changes nothing; leaving the step does
+
+        # another model chosen after trying one: it becomes the default alone, and is said to be untried
+        chat.model_combo.setCurrentIndex(1)
         _click(qtbot, wizard.next_button)
+        ready = wizard.ready_page
+        assert "qwen2.5:7b (not tried yet" in ready.chat_label.text()
+        assert {a.model for a in core.routing.table.tiers.values()} == {"ollama/qwen2.5:7b"}
+        _click(qtbot, wizard.back_button)
+        assert wizard.currentId() == wizard.PAGE_CHAT
+        chat.model_combo.setCurrentIndex(0)
+        _click(qtbot, wizard.next_button)
+        assert all(a.fallbacks == [] for a in core.routing.table.tiers.values())  # nothing piled up
 
         # 6. ready: the summary, then Finish
-        ready = wizard.ready_page
         assert wizard.currentId() == wizard.PAGE_READY
         assert "ollama/llama3.2:3b" in ready.chat_label.text() and "Hello and welcome!" in ready.chat_label.text()
         assert "RTX 4070" in ready.gpu_label.text() and "passphrase" in ready.keys_label.text()
@@ -194,9 +209,15 @@ def test_nothing_found_says_what_to_do_then_a_hosted_key_works(qtbot, tmp_path, 
         chat.preset_combo.setCurrentIndex(chat.preset_combo.findData("custom"))
         assert chat.url_edit.isVisible()
         chat.url_edit.setText(hosted.base_url)
-        chat.key_edit.setText(secret)
+        chat.key_edit.setText("sk-wizard-wrong-5d1f0c")
         _click(qtbot, chat.check_button)
+        qtbot.waitUntil(lambda: chat.hosted_status.is_error, timeout=10_000)
+        assert "not saved" in chat.hosted_status.text()
+        assert wizard.core.providers.config("custom") is None and chat.model_combo.count() == 0
+        chat.key_edit.setText(secret)
+        qtbot.keyClick(chat.key_edit, Qt.Key.Key_Return)  # Enter checks the key; it does not leave the step
         qtbot.waitUntil(lambda: chat.model_combo.count() == 2, timeout=10_000)
+        assert wizard.currentId() == wizard.PAGE_CHAT
         assert chat.key_edit.text() == "" and "offers 2 model" in chat.hosted_status.text()
         assert chat.model_combo.currentText() == "big-model — custom"
         _click(qtbot, chat.try_button)  # the service refuses once: the error is shown, with the next steps

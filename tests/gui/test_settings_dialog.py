@@ -87,6 +87,10 @@ def test_another_data_folder_is_remembered_for_the_next_start(make_window, monke
     assert chosen_data_dir() == (tmp_path / "bigger disk").resolve()
     assert "next start" in dialog.status.text() and str(nexus_home) in dialog.status.text()
     assert window.ctx.core.paths.root == nexus_home  # the folder in use does not change under the running app
+    again = _dialog(window)  # reopened: still changeable (the choice applies to the next start only)
+    assert again.data_folder_button.isEnabled() and "NEXUS_HOME" not in again.rows["data_folder"][2].text()
+    assert again.change_data_folder(nexus_home) and "folder in use now" in again.status.text()
+    assert chosen_data_dir() == nexus_home.resolve()
 
 
 def test_the_shortcuts_button_opens_the_sheet(make_window, qtbot) -> None:  # type: ignore[no-untyped-def]

@@ -34,8 +34,9 @@ async def run_python(ctx: ToolContext, code: str) -> dict[str, Any]:
     try:
         sandbox = Sandbox("code", limits=limits, use_bubblewrap=require)
     except NexusError as exc:
-        raise ToolFailure(f"{exc.user_message()} (Settings → Sandbox require bubblewrap is on, so the code "
-                          "did not run in the weaker sandbox)", kind="unavailable") from None
+        why = (" (Settings → Code sandbox requires bubblewrap is on, so the code did not run in the weaker sandbox)"
+               if require else "")
+        raise ToolFailure(exc.user_message() + why, kind="unavailable") from None
     result = await asyncio.to_thread(sandbox.run_code, code)
     return {
         "exit_code": result.exit_code,
