@@ -34,17 +34,6 @@ def default_data_dir() -> Path:
     return chosen_data_dir() or platform_data_dir()
 
 
-def data_dir_source(explicit: Path | str | None = None) -> str:
-    """Why the data folder is where it is: "option" (--data-dir), "env", "chosen" or "default"."""
-    if explicit is not None:
-        return "option"
-    if os.environ.get(ENV_HOME, "").strip():
-        return "env"
-    from nexus_core.location import chosen_data_dir
-
-    return "chosen" if chosen_data_dir() is not None else "default"
-
-
 @dataclass(frozen=True)
 class DataPaths:
     """Every well-known location inside one data folder."""

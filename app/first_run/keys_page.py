@@ -83,7 +83,6 @@ class KeysPage(WizardStep):
 
     def _show(self, state: dict[str, Any]) -> None:
         self.state = state
-        self.wiz.state.keys = keys_summary(state)
         if state["mode"] == "keyring":
             self.explain.setText(KEYRING_TEXT)
             return

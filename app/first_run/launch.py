@@ -11,7 +11,8 @@ from app.first_run.wizard import FirstRunWizard
 from app.startup import open_core
 from nexus_core.config import first_run_pending
 from nexus_core.core import Core
-from nexus_core.paths import DataPaths, data_dir_source, default_data_dir
+from nexus_core.location import source_of
+from nexus_core.paths import DataPaths, default_data_dir
 
 
 def first_run_due(data_dir: Path | None) -> bool:
@@ -31,7 +32,7 @@ def run_first_run(data_dir: Path | None) -> Core | None:
     """The opened core after the wizard (finished or skipped), or None when the chosen folder could not be opened
     and the person was told why."""
     folder = data_dir if data_dir is not None else default_data_dir()
-    wizard = FirstRunWizard(data_dir=folder, data_dir_source=data_dir_source(data_dir),
+    wizard = FirstRunWizard(data_dir=folder, data_dir_source="option" if data_dir is not None else source_of(folder),
                             open_core=lambda chosen: open_core(chosen, interactive=True))
     wizard.exec()
     core = wizard.core

@@ -29,7 +29,6 @@ class WizardState:
     """What the pages found and chose, for the pages after them and the summary."""
 
     hardware: HardwareReport | None = None
-    keys: str = ""  # one line: where API keys are kept
     chat_models: list[Any] = field(default_factory=list)  # LibraryEntry of local causal LMs that can be loaded
     model_count: int = 0
     servers: list[DetectedServer] = field(default_factory=list)

@@ -11,8 +11,8 @@ import pytest
 from nexus_core.cli import main
 from nexus_core.config import first_run_pending
 from nexus_core.firstrun import fit_advice, make_default_chat_model, next_steps
-from nexus_core.location import chosen_data_dir, location_file, remember_data_dir
-from nexus_core.paths import data_dir_source, default_data_dir, platform_data_dir
+from nexus_core.location import chosen_data_dir, location_file, remember_data_dir, source_of
+from nexus_core.paths import default_data_dir, platform_data_dir
 from nexus_core.providers.detect import DetectedServer
 from nexus_core.providers.presets import PRESETS
 from nexus_core.routing.classify import Tier
@@ -26,12 +26,12 @@ GIB = 1024**3
 def test_the_chosen_data_folder_is_used_unless_nexus_home_says_otherwise(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("NEXUS_HOME")
     assert chosen_data_dir() is None and default_data_dir() == platform_data_dir()
-    assert data_dir_source() == "default"
+    assert source_of(default_data_dir()) == "default"
     remember_data_dir(tmp_path / "big disk" / "nexus")
     assert default_data_dir() == (tmp_path / "big disk" / "nexus").resolve()
-    assert data_dir_source() == "chosen" and data_dir_source(tmp_path) == "option"
+    assert source_of(default_data_dir()) == "chosen" and source_of(tmp_path) == "option"
     monkeypatch.setenv("NEXUS_HOME", str(tmp_path / "env"))
-    assert default_data_dir() == tmp_path / "env" and data_dir_source() == "env"
+    assert default_data_dir() == tmp_path / "env" and source_of(default_data_dir()) == "env"
     monkeypatch.delenv("NEXUS_HOME")
     remember_data_dir(None)
     assert not location_file().exists() and default_data_dir() == platform_data_dir()
