@@ -13,23 +13,29 @@ from nexus_core.aio import AsyncLoopThread
 
 
 class AsyncCall(QObject):
-    """One coroutine in flight. ``done``/``failed`` fire on the GUI thread; ``cancel()`` stops it."""
+    """One piece of work in flight. ``done``/``failed`` fire on the GUI thread; after ``cancel()`` neither does.
+
+    The work is handed over with ``start`` only after the callbacks are connected: a result that arrived
+    before that would be emitted to nobody and lost (a fast loopback answer on a busy machine did exactly that).
+    """
 
     done = Signal(object)
     failed = Signal(object)  # the exception
 
-    def __init__(self, aio: AsyncLoopThread | None, coro: Coroutine[Any, Any, Any] | None,
-                 parent: QObject | None = None, *, future: concurrent.futures.Future[Any] | None = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        if future is None:
-            assert aio is not None and coro is not None
-            future = aio.submit(coro)
-        self._future: concurrent.futures.Future[Any] = future
-        self._future.add_done_callback(self._finished)
+        self._future: concurrent.futures.Future[Any] | None = None
+        self._cancelled = False
 
-    def _finished(self, future: concurrent.futures.Future[Any]) -> None:  # on the loop thread
-        if future.cancelled():
-            return
+    def start(self, future: concurrent.futures.Future[Any]) -> None:
+        self._future = future
+        if self._cancelled:
+            future.cancel()
+        future.add_done_callback(self._finished)
+
+    def _finished(self, future: concurrent.futures.Future[Any]) -> None:  # on the worker or loop thread
+        if future.cancelled() or self._cancelled:
+            return  # a call cancelled while it ran (a blocking one cannot be interrupted) reports nothing
         error = future.exception()
         if error is not None:
             self.failed.emit(error)
@@ -37,24 +43,32 @@ class AsyncCall(QObject):
             self.done.emit(future.result())
 
     def cancel(self) -> None:
-        self._future.cancel()
+        self._cancelled = True
+        if self._future is not None:
+            self._future.cancel()
 
     @property
     def running(self) -> bool:
-        return not self._future.done()
+        return self._future is not None and not self._future.done()
 
 
-def run_async(aio: AsyncLoopThread, coro: Coroutine[Any, Any, Any], *, parent: QObject,
-              on_done: Callable[[Any], object] | None = None,
-              on_error: Callable[[BaseException], object] | None = None) -> AsyncCall:
-    """Start ``coro``; the callbacks run on the GUI thread (``parent`` keeps the call alive and owns it)."""
-    call = AsyncCall(aio, coro, parent)
+def _connect(call: AsyncCall, on_done: Callable[[Any], object] | None,
+             on_error: Callable[[BaseException], object] | None) -> None:
     if on_done is not None:
         call.done.connect(on_done)
     if on_error is not None:
         call.failed.connect(on_error)
     call.done.connect(call.deleteLater)
     call.failed.connect(call.deleteLater)
+
+
+def run_async(aio: AsyncLoopThread, coro: Coroutine[Any, Any, Any], *, parent: QObject,
+              on_done: Callable[[Any], object] | None = None,
+              on_error: Callable[[BaseException], object] | None = None) -> AsyncCall:
+    """Start ``coro``; the callbacks run on the GUI thread (``parent`` keeps the call alive and owns it)."""
+    call = AsyncCall(parent)
+    _connect(call, on_done, on_error)
+    call.start(aio.submit(coro))
     return call
 
 
@@ -63,16 +77,11 @@ _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix=
 
 def run_blocking(fn: Callable[[], Any], *, parent: QObject, on_done: Callable[[Any], object] | None = None,
                  on_error: Callable[[BaseException], object] | None = None) -> AsyncCall:
-    """Run a blocking core call (a store query, a file scan) on a worker thread; callbacks on the GUI thread.
-    The work starts only once the callbacks are connected, so a fast result is never missed."""
+    """Run a blocking core call (a store query, a file scan) on a worker thread; callbacks on the GUI thread."""
     future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-    call = AsyncCall(None, None, parent, future=future)
-    if on_done is not None:
-        call.done.connect(on_done)
-    if on_error is not None:
-        call.failed.connect(on_error)
-    call.done.connect(call.deleteLater)
-    call.failed.connect(call.deleteLater)
+    call = AsyncCall(parent)
+    _connect(call, on_done, on_error)
+    call.start(future)
 
     def work() -> None:
         if not future.set_running_or_notify_cancel():

@@ -1,0 +1,78 @@
+"""Background calls hand their results back to the GUI thread, however fast the work finishes."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+
+import pytest
+
+from app.workers import run_async, run_blocking
+from nexus_core.aio import AsyncLoopThread
+
+
+class SlowCallerLoop(AsyncLoopThread):
+    """The real loop, with the caller's thread held until the work is done: what a busy machine does when it
+    preempts the GUI thread right after handing the coroutine over."""
+
+    def submit(self, coro):
+        future = super().submit(coro)
+        concurrent.futures.wait([future])
+        return future
+
+
+@pytest.fixture
+def slow_loop():
+    loop = SlowCallerLoop("test-slow-caller")
+    yield loop
+    loop.stop()
+
+
+def test_a_coroutine_that_finishes_before_the_caller_returns_still_reports(qtbot, slow_loop) -> None:
+    parent = _parent(qtbot)
+    results: list[object] = []
+
+    async def quick() -> int:
+        return 42
+
+    async def broken() -> None:
+        raise ValueError("nope")
+
+    run_async(slow_loop, quick(), parent=parent, on_done=results.append)
+    run_async(slow_loop, broken(), parent=parent, on_error=results.append)
+    qtbot.waitUntil(lambda: len(results) == 2, timeout=5_000)
+    assert results[0] == 42
+    assert isinstance(results[1], ValueError) and str(results[1]) == "nope"
+
+
+def test_results_arrive_on_the_gui_thread_and_a_cancelled_call_reports_nothing(qtbot) -> None:
+    parent = _parent(qtbot)
+    loop = AsyncLoopThread("test-loop")
+    gui = threading.get_ident()
+    seen: list[tuple[object, bool]] = []
+    release = threading.Event()
+    try:
+        async def answer() -> str:
+            return "ok"
+
+        run_async(loop, answer(), parent=parent, on_done=lambda v: seen.append((v, threading.get_ident() == gui)))
+        blocked = run_blocking(lambda: release.wait(5) and "late", parent=parent,
+                               on_done=lambda v: seen.append((v, True)), on_error=lambda e: seen.append((e, True)))
+        blocked.cancel()
+        run_blocking(lambda: "blocking", parent=parent,
+                     on_done=lambda v: seen.append((v, threading.get_ident() == gui)))
+        qtbot.waitUntil(lambda: len(seen) == 2, timeout=5_000)
+        release.set()
+        qtbot.wait(200)
+        assert sorted(seen, key=str) == [("blocking", True), ("ok", True)]
+    finally:
+        release.set()
+        loop.stop()
+
+
+def _parent(qtbot):
+    from PySide6.QtWidgets import QWidget
+
+    widget = QWidget()
+    qtbot.addWidget(widget)
+    return widget
