@@ -21,11 +21,15 @@ class AsyncCall(QObject):
 
     done = Signal(object)
     failed = Signal(object)  # the exception
+    _result = Signal(object)  # from the worker or loop thread; re-emitted on the GUI thread unless cancelled
+    _error = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._future: concurrent.futures.Future[Any] | None = None
         self._cancelled = False
+        self._result.connect(self._deliver_result)  # queued: this object lives on the GUI thread
+        self._error.connect(self._deliver_error)
 
     def start(self, future: concurrent.futures.Future[Any]) -> None:
         self._future = future
@@ -34,13 +38,23 @@ class AsyncCall(QObject):
         future.add_done_callback(self._finished)
 
     def _finished(self, future: concurrent.futures.Future[Any]) -> None:  # on the worker or loop thread
-        if future.cancelled() or self._cancelled:
-            return  # a call cancelled while it ran (a blocking one cannot be interrupted) reports nothing
+        if future.cancelled():
+            return
         error = future.exception()
         if error is not None:
-            self.failed.emit(error)
+            self._error.emit(error)
         else:
-            self.done.emit(future.result())
+            self._result.emit(future.result())
+
+    # Checked on the GUI thread, where cancel() is called: a result that was on its way when the call was
+    # cancelled (a blocking call cannot be interrupted) is dropped, never handed to a panel that shut down.
+    def _deliver_result(self, value: object) -> None:
+        if not self._cancelled:
+            self.done.emit(value)
+
+    def _deliver_error(self, error: object) -> None:
+        if not self._cancelled:
+            self.failed.emit(error)
 
     def cancel(self) -> None:
         self._cancelled = True

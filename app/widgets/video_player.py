@@ -1,20 +1,19 @@
-"""A small video player: frames decoded on a thread (ffmpeg), shown at the file's frame rate, play/pause
+"""A small video player: frames decoded off the GUI thread (ffmpeg), shown at the file's frame rate, play/pause
 and a position slider. Enough for the short clips image-to-video makes; no sound track."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
+from app.workers import AsyncCall, run_blocking
+
 
 class VideoPlayer(QWidget):
-    decoded = Signal(object, float, str)  # frames (list of QImage), fps, error ("" when fine)
-
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.frames: list[QImage] = []
@@ -37,32 +36,24 @@ class VideoPlayer(QWidget):
         layout.addLayout(controls)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
-        self.decoded.connect(self._loaded)
+        self._decoding: AsyncCall | None = None
 
     def load(self, path: Path, *, autoplay: bool = True) -> None:
+        """Decode ``path`` in the background and show it; a newer load replaces one still decoding."""
         self.timer.stop()
         self.frames, self.index = [], 0
         self.screen.setText("Loading…")
         self._autoplay = autoplay
-        threading.Thread(target=self._decode, args=(path,), daemon=True, name="video-decode").start()
+        if self._decoding is not None:
+            self._decoding.cancel()
+        self._decoding = run_blocking(lambda: _decode(path), parent=self, on_done=self._loaded,
+                                      on_error=lambda exc: self.screen.setText(
+                                          f"{path.name} cannot be played: {str(exc).splitlines()[0][:200]}"
+                                          if str(exc) else f"{path.name} cannot be played ({type(exc).__name__})."))
 
-    def _decode(self, path: Path) -> None:
-        try:
-            import imageio_ffmpeg
-
-            reader = imageio_ffmpeg.read_frames(str(path))
-            meta: dict[str, Any] = next(reader)
-            width, height = meta["size"]
-            frames = [QImage(bytes(raw), width, height, width * 3, QImage.Format.Format_RGB888).copy()
-                      for raw in reader]
-            self.decoded.emit(frames, float(meta.get("fps") or 8.0), "")
-        except Exception as exc:  # ffmpeg's errors for damaged or missing files: shown in place of the picture
-            self.decoded.emit([], 0.0, f"{path.name} cannot be played: {str(exc).splitlines()[0][:200]}")
-
-    def _loaded(self, frames: list[QImage], fps: float, error: str) -> None:
-        if error:
-            self.screen.setText(error)
-            return
+    def _loaded(self, decoded: tuple[list[QImage], float]) -> None:
+        self._decoding = None
+        frames, fps = decoded
         self.frames, self.fps = frames, fps or 8.0
         self.position.setRange(0, max(0, len(frames) - 1))
         self.show_frame(0)
@@ -94,3 +85,14 @@ class VideoPlayer(QWidget):
 
     def _tick(self) -> None:
         self.show_frame((self.index + 1) % len(self.frames) if self.frames else 0)
+
+
+def _decode(path: Path) -> tuple[list[QImage], float]:
+    """Every frame of a video file as images (QImage may be made off the GUI thread), and its frame rate."""
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta: dict[str, Any] = next(reader)
+    width, height = meta["size"]
+    frames = [QImage(bytes(raw), width, height, width * 3, QImage.Format.Format_RGB888).copy() for raw in reader]
+    return frames, float(meta.get("fps") or 8.0)

@@ -28,6 +28,7 @@ from nexus_core.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
 RUN_FILE = "run.json"  # in the output folder: which run it holds (what `nexus agents resume DIR` reads)
+_STARTING = object()
 
 
 class AgentsService:
@@ -39,8 +40,9 @@ class AgentsService:
         self.events: Emitter[RunEvent] = Emitter("agents.events")
         self.backoff_s = 1.0
         self.max_parallel = 8  # agent steps running at once (independent ones only)
-        self._active: dict[str, Any] = {}  # run id → job handle
+        self._active: dict[str, Any] = {}  # run id → job handle (_STARTING while it is being submitted)
         self._lock = threading.Lock()
+        runner.events.connect(self._job_event)
 
     def workflows(self) -> list[Path]:
         """The default workflows, then the user's (``<data>/workflows``)."""
@@ -70,10 +72,7 @@ class AgentsService:
     def resume(self, run_or_folder: str | Path) -> str:
         """Go on with a stopped, failed or crashed run (by id or output folder) from its last checkpoints."""
         record = self.find(run_or_folder)
-        with self._lock:
-            if record.id in self._active:
-                raise NexusError(f"Run {record.id[:12]} is running already.")
-        self._launch(record.id)
+        self._launch(record.id, resuming=True)
         return record.id
 
     def find(self, run_or_folder: str | Path) -> RunRecord:
@@ -94,7 +93,7 @@ class AgentsService:
     def stop(self, run_id: str) -> bool:
         with self._lock:
             handle = self._active.get(run_id)
-        if handle is None:
+        if handle is None or handle is _STARTING:
             return False
         handle.cancel()
         return True
@@ -106,7 +105,7 @@ class AgentsService:
     def wait(self, run_id: str, timeout: float | None = None) -> RunRecord:
         with self._lock:
             handle = self._active.get(run_id)
-        if handle is not None:
+        if handle is not None and handle is not _STARTING:
             handle.wait(timeout)
         return self.runs.get(run_id)
 
@@ -117,9 +116,15 @@ class AgentsService:
                            Path(record.out_dir), backoff_s=self.backoff_s, max_parallel=self.max_parallel,
                            events=self.events)
 
-    def _launch(self, run_id: str) -> None:
+    def _launch(self, run_id: str, *, resuming: bool = False) -> None:
         run = self.workflow_run(run_id)
         steps = sum(1 for n in run.graph.nodes.values() if n.type.startswith("agent."))
+        with self._lock:
+            if run_id in self._active:
+                raise NexusError(f"Run {run_id[:12]} is running already.")
+            self._active[run_id] = _STARTING
+        if resuming:  # "running" from now on, also while it waits for a free job slot
+            self.runs.set_state(run_id, "running")
 
         def job(ctx: Any) -> dict[str, Any]:
             done = 0
@@ -154,7 +159,34 @@ class AgentsService:
                 disconnect()
                 with self._lock:
                     self._active.pop(run_id, None)
+                if not run.ended.is_set():  # cancelled before its coroutine began
+                    self._stopped_before_start(run_id)
 
+        try:
+            handle = self.runner.submit(job, name=f"Agent run: {run.record.workflow}",
+                                        params={"run_id": run_id, "out_dir": run.record.out_dir})
+        except BaseException:
+            with self._lock:
+                self._active.pop(run_id, None)
+            raise
         with self._lock:
-            self._active[run_id] = self.runner.submit(job, name=f"Agent run: {run.record.workflow}",
-                                                      params={"run_id": run_id, "out_dir": run.record.out_dir})
+            if self._active.get(run_id) is _STARTING:  # (a job that already ended has taken itself off)
+                self._active[run_id] = handle
+
+    def _job_event(self, event: Any) -> None:
+        """A run's job that ended without its own clean-up (cancelled while it waited for a free slot, so its body
+        never ran) is taken off the active runs and marked stopped; otherwise it would look running for good."""
+        job = event.job
+        if not job.state.finished:
+            return
+        with self._lock:
+            run_id = next((r for r, h in self._active.items() if h is not _STARTING and h.id == job.id), None)
+            if run_id is None:
+                return
+            del self._active[run_id]
+        self._stopped_before_start(run_id)
+
+    def _stopped_before_start(self, run_id: str) -> None:
+        if self.runs.get(run_id).state == "running":
+            self.runs.set_state(run_id, "stopped", "stopped before it started; resume to go on")
+            self.events.emit(RunEvent(run_id, "ended", text="stopped"))

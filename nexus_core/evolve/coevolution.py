@@ -338,10 +338,10 @@ class EvolutionService:
         the job runner) until the day's budget is spent."""
         if self._background is not None:
             return
-        self._stop.clear()
+        stop = self._stop = threading.Event()  # each loop its own: a quick off-on never leaves two running
 
         def loop() -> None:
-            while not self._stop.wait(float(self.settings.evolve_interval_min) * 60.0):
+            while not stop.wait(float(self.settings.evolve_interval_min) * 60.0):
                 if self.settings.evolve_enabled and self.budget_left() > 0 and not self._lock.locked():
                     try:
                         submit(lambda: self.run_round().to_dict(), "Co-evolution round")

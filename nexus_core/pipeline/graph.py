@@ -8,7 +8,8 @@ links, enabled) is kept apart from UI metadata (positions, viewport), which neve
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from copy import deepcopy
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nexus_core.events import Emitter
@@ -92,6 +93,15 @@ class Graph:
                     seen.add(link.target)
                     stack.append(link.target)
         return seen
+
+    def copy(self) -> Graph:
+        """An independent copy (no listeners): what a run works on, so edits made while it runs cannot change
+        the graph under it."""
+        twin = Graph(self.name, self.description)
+        twin.nodes = {nid: replace(node, params=deepcopy(node.params)) for nid, node in self.nodes.items()}
+        twin.links = list(self.links)
+        twin.ui = deepcopy(self.ui)
+        return twin
 
     # ---- edits (each emits one change) -------------------------------------------------------------
 

@@ -106,13 +106,13 @@ class TelemetrySampler:
     def _loop(self) -> None:
         next_due = time.monotonic()
         while not self._stop.is_set():
+            self._wake.clear()  # before reading the settings: a change made from here on wakes the wait below
             if not self._paused:
                 try:
                     self.sample_once()
                 except Exception:
                     log.exception("telemetry sample failed")
             next_due = max(next_due + self._interval_s, time.monotonic())
-            self._wake.clear()
             self._wake.wait(max(0.0, next_due - time.monotonic()))
             if self._wake.is_set():  # interval changed or resumed: start a fresh schedule
                 next_due = time.monotonic()

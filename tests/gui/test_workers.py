@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+import time
 
 import pytest
 
@@ -68,6 +69,20 @@ def test_results_arrive_on_the_gui_thread_and_a_cancelled_call_reports_nothing(q
     finally:
         release.set()
         loop.stop()
+
+
+def test_a_result_already_on_its_way_is_dropped_when_the_call_is_cancelled(qtbot) -> None:
+    parent = _parent(qtbot)
+    seen: list[object] = []
+    call = run_blocking(lambda: "finished", parent=parent, on_done=seen.append, on_error=seen.append)
+    deadline = time.monotonic() + 5
+    while call.running and time.monotonic() < deadline:  # the GUI thread does not spin: the result waits in its queue
+        time.sleep(0.01)
+    time.sleep(0.05)
+    assert not call.running and seen == []
+    call.cancel()  # e.g. the panel shutting down
+    qtbot.wait(200)
+    assert seen == []
 
 
 def _parent(qtbot):

@@ -314,7 +314,8 @@ class AgentsPanel(Panel):
         if self.run is None or self.scene is None:
             return
         record = self.run = self.agents.runs.get(self.run.id)
-        running = record.id in self.agents.running()
+        # the stored state turns at the end before the job lets go of the run: both must say running
+        running = record.state == "running" and record.id in self.agents.running()
         item = self.runs_list.currentItem()
         if item is not None and item.data(Qt.ItemDataRole.UserRole) == record.id:  # its mark follows the state
             item.setText(RUN_MARKS.get(record.state, "?") + item.text()[1:])

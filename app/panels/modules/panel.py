@@ -30,7 +30,7 @@ from app.panels.registry import Panel
 from app.widgets.status_label import StatusLabel
 from nexus_core.jobs.models import JobEvent, JobState
 from nexus_core.jobs.runner import JobHandle
-from nexus_core.modules.registry import ModuleRegistryError
+from nexus_core.modules.registry import ModuleRecord, ModuleRegistryError
 from nexus_core.modules.service import credential_key
 from nexus_core.modules.validate import ValidationReport
 
@@ -133,14 +133,16 @@ class ModulesPanel(Panel):
         try:
             status = self.modules.status(name) if name else None
             record = self.modules.registry.record(name) if name else None
+            if name is not None and status is not None and record is not None:
+                details = (self._credential_state(name, record), self.modules.registry.health(name),
+                           self.modules.registry.versions(name), self.modules.log_lines(name))
         except ModuleRegistryError:  # removed by a job a moment ago; the next refresh drops its row
             status = record = None
         if status is None or record is None or name is None:
             for button in buttons:
                 button.setEnabled(False)
             return
-        self.details.show_module(status, record, self._credential_state(name), self.modules.registry.health(name),
-                                 self.modules.registry.versions(name), self.modules.log_lines(name))
+        self.details.show_module(status, record, *details)
         running = status.state == "running"
         self.start_button.setText("Stop" if running else "Start")
         self.start_button.setToolTip(START_TIPS[running])
@@ -152,9 +154,8 @@ class ModulesPanel(Panel):
         self.credentials_button.setEnabled(bool(record.manifest.credentials))
         self.remove_button.setEnabled(status.source == "installed")
 
-    def _credential_state(self, name: str) -> dict[str, bool]:
+    def _credential_state(self, name: str, record: ModuleRecord) -> dict[str, bool]:
         creds = self.ctx.core.credentials
-        record = self.modules.registry.record(name)
         if getattr(creds, "locked", False):
             return {}
         return {c.name: bool(creds.get(credential_key(name, c.name))) for c in record.manifest.credentials}
@@ -230,8 +231,12 @@ class ModulesPanel(Panel):
         name = self.selected()
         if name is None:
             return
-        record = self.modules.registry.record(name)
-        dialog = CredentialsDialog(name, record.manifest.credentials, self._credential_state(name), self)
+        try:
+            record = self.modules.registry.record(name)
+        except ModuleRegistryError as exc:  # removed a moment ago
+            self.status.show_error(exc.user_message())
+            return
+        dialog = CredentialsDialog(name, record.manifest.credentials, self._credential_state(name, record), self)
         self.credentials_dialog = dialog
         dialog.accepted.connect(lambda: self._save_credentials(name, dialog))
         dialog.open()

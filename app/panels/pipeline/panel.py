@@ -406,15 +406,16 @@ class PipelinePanel(Panel):
             item.set_status(badge="", health="")
         self.run_button.setEnabled(False)
         self.status.show_info("Running…")
-        run_async(self.ctx.core.aio, self.executor.run(self.graph, inputs), parent=self, on_done=self._ran,
-                  on_error=self._run_failed)
+        graph = self.graph.copy()  # edits made while it runs apply to the next run, not this one
+        run_async(self.ctx.core.aio, self.executor.run(graph, inputs), parent=self,
+                  on_done=lambda result: self._ran(result, graph), on_error=self._run_failed)
 
-    def _ran(self, result: RunResult) -> None:
+    def _ran(self, result: RunResult, graph: Graph) -> None:
         self.run_button.setEnabled(True)
         lines = [f"{len(result.nodes)} nodes in {result.duration_ms:.1f} ms"]
         for node_id, run in result.nodes.items():
             lines.append(f"{node_id:<18} {run.status:<8} {run.duration_ms:8.2f} ms  {run.error or ''}".rstrip())
-        sinks = [n for n in self.graph.nodes if not self.graph.outgoing(n) and n in result.nodes]
+        sinks = [n for n in graph.nodes if not graph.outgoing(n) and n in result.nodes]
         for node_id in sinks:
             for port, value in result.nodes[node_id].outputs.items():
                 lines.append(f"→ {node_id}.{port}: {value!r}"[:2000])

@@ -168,8 +168,11 @@ class ServerPanel(Panel):
         self._state_bridge.fired.connect(self._show_state)
         self._log_bridge = EmitterBridge(server.api.requests, self)
         self._log_bridge.fired.connect(self._add_request)
-        for entry in list(server.api.recent)[-LOG_ROWS:]:
-            self._add_request(entry)
+        backlog = list(server.api.recent)[-LOG_ROWS:]
+        # a request logged between connecting and copying the backlog also arrives as an event: shown once
+        self._backlog = set(backlog)
+        for entry in backlog:
+            self._add_request(entry, from_backlog=True)
         self._show_state(server.state)
 
     # ---- views ---------------------------------------------------------------------------------------------------
@@ -212,7 +215,11 @@ class ServerPanel(Panel):
         host = self.address.currentData() or "127.0.0.1"
         return "127.0.0.1" if host == "0.0.0.0" else host
 
-    def _add_request(self, entry: RequestLogEntry) -> None:
+    def _add_request(self, entry: RequestLogEntry, *, from_backlog: bool = False) -> None:
+        if not from_backlog and self._backlog:
+            if entry in self._backlog:
+                return
+            self._backlog.clear()  # events come in log order: every later one is new too
         self.log.insertRow(0)
         values = [time.strftime("%H:%M:%S", time.localtime(entry.at)), entry.client,
                   f"{entry.method} {entry.path}", entry.model or "", str(entry.status), f"{entry.duration_ms:.0f}",

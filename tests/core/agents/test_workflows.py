@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from nexus_core.agents.workflow import WorkflowError
 from nexus_core.cli import main
 from nexus_core.core import Core
+from nexus_core.errors import NexusError
 from tests.core.agents.scripted_team import BACKEND_V2, ScriptedTeam
 from tests.core.providers.conftest import add_provider, route_all
 from tests.support.llm_servers import ScriptedOpenAIServer
@@ -127,6 +129,40 @@ def test_a_run_stopped_midway_resumes_and_ends_as_an_uninterrupted_one(core: Cor
     for path in whole["files"]:
         assert (out / "workspace" / path).read_bytes() == (tmp_path / "whole" / "workspace" / path).read_bytes()
     assert sum(team.calls.values()) < calls_for_whole + 4  # finished steps were not asked again
+
+
+def test_a_run_stopped_while_it_waits_for_a_job_slot_is_marked_stopped_and_can_resume(core: Core,
+                                                                                     tmp_path: Path) -> None:
+    release = threading.Event()
+
+    def hold(ctx) -> None:  # keeps one job slot busy
+        while not release.wait(0.02):
+            ctx.check()
+
+    holders = [core.runner.submit(hold, name=f"hold {i}") for i in range(core.settings.max_thread_jobs)]
+    ended: list[str] = []
+    core.agents.events.connect(lambda e: ended.append(e.run_id) if e.kind == "ended" else None)
+    try:
+        out = tmp_path / "queued"
+        run_id = core.agents.start("full", REQUIREMENT, out)
+        assert run_id in core.agents.running()
+        assert core.agents.stop(run_id)  # cancelled before its job ever ran
+        assert run_id not in core.agents.running() and ended == [run_id]
+        record = core.agents.runs.get(run_id)
+        assert record.state == "stopped" and "before it started" in (record.error or "")
+
+        core.agents.resume(out)  # queued again: it says running while it waits
+        assert core.agents.runs.get(run_id).state == "running" and run_id in core.agents.running()
+        with pytest.raises(NexusError, match="running already"):
+            core.agents.resume(out)
+        release.set()
+        resumed = core.agents.wait(run_id, 120)
+        assert resumed.state == "succeeded", resumed.error
+        assert run_id not in core.agents.running()
+    finally:
+        release.set()
+        for holder in holders:
+            holder.wait(10)
 
 
 def test_workflows_that_cannot_run_are_refused_with_the_step_named(core: Core, tmp_path: Path) -> None:

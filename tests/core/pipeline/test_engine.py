@@ -115,6 +115,20 @@ def test_a_failing_node_is_reported_and_only_its_descendants_skip(registry) -> N
     assert failures and failures[0].node_id == "boom"
 
 
+def test_a_copy_runs_the_same_and_edits_to_either_leave_the_other_alone(registry) -> None:  # type: ignore[no-untyped-def]
+    graph = chain(2)
+    heard: list[object] = []
+    graph.changed.connect(heard.append)
+    twin = graph.copy()
+    assert run(Executor(registry), twin, {"x": 1.0}).output("out", "value") == 2.0
+    twin.set_param("a0", "add", 10.0)
+    twin.remove_node("a1")
+    assert graph.nodes["a0"].params == {"add": 0.0} and "a1" in graph.nodes and len(graph.links) == 3
+    assert heard == []  # the copy has no listeners of the original
+    graph.set_param("a1", "add", 5.0)
+    assert "a1" not in twin.nodes and twin.nodes["a0"].params == {"add": 10.0}
+
+
 def test_validation_names_node_and_port(registry) -> None:  # type: ignore[no-untyped-def]
     graph = Graph()
     graph.add_node(Node("t", "text.template", {"template": 5}))
