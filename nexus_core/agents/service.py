@@ -72,6 +72,10 @@ class AgentsService:
     def resume(self, run_or_folder: str | Path) -> str:
         """Go on with a stopped, failed or crashed run (by id or output folder) from its last checkpoints."""
         record = self.find(run_or_folder)
+        with self._lock:
+            handle = self._active.get(record.id)
+        if handle is not None and handle is not _STARTING and record.state != "running":
+            handle.wait(30)  # it has just ended and its job is letting go of it (the panel's Resume can be that quick)
         self._launch(record.id, resuming=True)
         return record.id
 

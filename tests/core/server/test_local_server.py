@@ -191,9 +191,9 @@ def test_a_client_that_hangs_up_cancels_its_answer_and_the_upstream_call(core: C
         received = b""
         while b"one " not in received:
             received += sock.recv(4096)
-    deadline = time.time() + 10
-    while time.time() < deadline and not _calls(core):
-        time.sleep(0.05)
+    api = core.server.api
+    # the call is recorded inside the cancelled answer; the request log a few loop turns later: wait for both
+    _until(lambda: _calls(core) and api.in_flight == 0 and api.recent, 10)
     assert _calls(core)[0]["outcome"] == "cancelled"  # recorded as the chat pane's Stop records it
     entry = core.server.api.recent[-1]
     assert entry.note == "client disconnected" and entry.status == 200
@@ -202,11 +202,11 @@ def test_a_client_that_hangs_up_cancels_its_answer_and_the_upstream_call(core: C
 
 def test_a_slow_client_does_not_hold_up_the_others_and_a_burst_is_served(core: Core, client: openai.OpenAI,
                                                                          upstream: ScriptedOpenAIServer) -> None:
-    upstream.script(hang(20), text(["x" * 1000] * 4000))
+    upstream.script(hang(40), text(["x" * 1000] * 4000))
     stuck = ThreadPoolExecutor(1)
-    slow = stuck.submit(lambda: client.with_options(timeout=6).chat.completions.create(model="loc/m1",
-                                                                                      messages=USER))
-    time.sleep(0.3)
+    slow = stuck.submit(lambda: client.with_options(timeout=15).chat.completions.create(model="loc/m1",
+                                                                                       messages=USER))
+    _until(lambda: len(upstream.requests) == 1, 10)  # the slow one has taken the hang
     # a client that asks for a long streamed answer and never reads it: its writes back up, nobody else's do
     port = int(core.server.state.base_url.split(":")[2].split("/")[0])
     body = json.dumps({"model": "loc/m1", "messages": USER, "stream": True}).encode()
@@ -215,7 +215,7 @@ def test_a_slow_client_does_not_hold_up_the_others_and_a_burst_is_served(core: C
     reader.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                    + f"Authorization: Bearer {core.server.token()}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
                    + body)
-    time.sleep(0.5)
+    _until(lambda: len(upstream.requests) == 2, 10)  # the reader has taken the long answer
     upstream.default = text(["quick"])
     started = time.perf_counter()
     with ThreadPoolExecutor(16) as pool:
@@ -226,10 +226,11 @@ def test_a_slow_client_does_not_hold_up_the_others_and_a_burst_is_served(core: C
         c.choices[0].delta.content or "" for c in a if c.choices) for a in answers]
     assert texts == ["quick"] * 32 and elapsed < 10
     assert not slow.done()  # still waiting on its upstream while the 32 were answered
-    assert core.server.api.in_flight == 2  # the hanging upstream's request and the client that does not read
+    # the hanging upstream's request and the client that does not read
+    _until(lambda: core.server.api.in_flight == 2, 5)
     reader.close()
     with pytest.raises(openai.APITimeoutError):
-        slow.result(15)
+        slow.result(30)
     stuck.shutdown()
 
 
@@ -339,9 +340,9 @@ def test_nexus_serve_prints_its_url_and_token_first_and_serves_until_interrupted
 def test_past_the_in_flight_limit_requests_get_429_and_the_server_recovers(core: Core, client: openai.OpenAI,
                                                                            upstream: ScriptedOpenAIServer) -> None:
     core.server.api.max_in_flight = 2
-    upstream.script(hang(3), hang(3))
+    upstream.script(hang(8), hang(8))
     with ThreadPoolExecutor(2) as pool:
-        waiting = [pool.submit(lambda: client.with_options(timeout=1.5).chat.completions.create(
+        waiting = [pool.submit(lambda: client.with_options(timeout=5).chat.completions.create(
             model="loc/m1", messages=USER)) for _ in range(2)]
         deadline = time.time() + 5
         while core.server.api.in_flight < 2 and time.time() < deadline:
@@ -357,3 +358,10 @@ def test_past_the_in_flight_limit_requests_get_429_and_the_server_recovers(core:
         time.sleep(0.02)
     upstream.script(text(["back"]))
     assert client.chat.completions.create(model="loc/m1", messages=USER).choices[0].message.content == "back"
+
+
+def _until(condition, seconds: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, "timed out waiting"
+        time.sleep(0.02)
