@@ -47,9 +47,13 @@ class VideoPlayer(QWidget):
         if self._decoding is not None:
             self._decoding.cancel()
         self._decoding = run_blocking(lambda: _decode(path), parent=self, on_done=self._loaded,
-                                      on_error=lambda exc: self.screen.setText(
-                                          f"{path.name} cannot be played: {str(exc).splitlines()[0][:200]}"
-                                          if str(exc) else f"{path.name} cannot be played ({type(exc).__name__})."))
+                                      on_error=lambda exc: self._failed(path, exc))
+
+    def _failed(self, path: Path, error: BaseException) -> None:
+        """ffmpeg's errors for damaged or missing files: shown in place of the picture."""
+        self._decoding = None
+        first_line = str(error).splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        self.screen.setText(f"{path.name} cannot be played: {first_line}")
 
     def _loaded(self, decoded: tuple[list[QImage], float]) -> None:
         self._decoding = None
