@@ -1,35 +1,67 @@
 """Run core work off the GUI thread (coroutines on the core's async loop, blocking calls on a small thread
-pool) and get the results back on the GUI thread."""
+pool) and get the results back on the GUI thread.
+
+One long-lived QObject on the GUI thread carries every result across (a queued signal); a call itself is a plain
+object. An earlier design made a QObject per call, parented to the panel and removed with ``deleteLater``; with
+PySide 6.11 that crashed now and then when the panel went away in the same moment (a deferred delete of an
+object that was already gone).
+"""
 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal
 
 from nexus_core.aio import AsyncLoopThread
 
 
-class AsyncCall(QObject):
-    """One piece of work in flight. ``done``/``failed`` fire on the GUI thread; after ``cancel()`` neither does.
+class _Dispatcher(QObject):
+    """Runs, on the thread it was made on (the GUI thread), what other threads hand it."""
 
-    The work is handed over with ``start`` only after the callbacks are connected: a result that arrived
-    before that would be emitted to nobody and lost (a fast loopback answer on a busy machine did exactly that).
+    handed = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handed.connect(self._run)  # queued when emitted from another thread: the receiver lives here
+
+    @staticmethod
+    def _run(thunk: Callable[[], None]) -> None:
+        thunk()
+
+
+_DISPATCHER: _Dispatcher | None = None
+
+
+def _dispatcher() -> _Dispatcher:
+    """Made on first use, which is on the GUI thread (calls are started there)."""
+    global _DISPATCHER
+    if _DISPATCHER is None:
+        _DISPATCHER = _Dispatcher()
+    return _DISPATCHER
+
+
+class AsyncCall:
+    """One piece of work in flight; its callbacks run on the GUI thread, unless the call was cancelled or its
+    ``parent`` widget has gone by then (a blocking call cannot be interrupted, and its result must not reach a panel
+    that has shut down).
+
+    The work is handed over with ``start`` only once the callbacks are in place: a result that arrived before that
+    would be lost (a fast loopback answer on a busy machine once was).
     """
 
-    done = Signal(object)
-    failed = Signal(object)  # the exception
-    _result = Signal(object)  # from the worker or loop thread; re-emitted on the GUI thread unless cancelled
-    _error = Signal(object)
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, parent: QObject, on_done: Callable[[Any], object] | None,
+                 on_error: Callable[[BaseException], object] | None) -> None:
+        self._parent = weakref.ref(parent)
+        self._on_done, self._on_error = on_done, on_error
+        self._dispatch = _dispatcher()
         self._future: concurrent.futures.Future[Any] | None = None
         self._cancelled = False
-        self._result.connect(self._deliver_result)  # queued: this object lives on the GUI thread
-        self._error.connect(self._deliver_error)
 
     def start(self, future: concurrent.futures.Future[Any]) -> None:
         self._future = future
@@ -38,23 +70,21 @@ class AsyncCall(QObject):
         future.add_done_callback(self._finished)
 
     def _finished(self, future: concurrent.futures.Future[Any]) -> None:  # on the worker or loop thread
-        if future.cancelled():
+        if future.cancelled() or self._cancelled:
             return
         error = future.exception()
+        value = None if error is not None else future.result()
+        self._dispatch.handed.emit(functools.partial(self._deliver, value, error))
+
+    def _deliver(self, value: Any, error: BaseException | None) -> None:  # on the GUI thread
+        parent = self._parent()
+        if self._cancelled or parent is None or not shiboken6.isValid(parent):
+            return
         if error is not None:
-            self._error.emit(error)
-        else:
-            self._result.emit(future.result())
-
-    # Checked on the GUI thread, where cancel() is called: a result that was on its way when the call was
-    # cancelled (a blocking call cannot be interrupted) is dropped, never handed to a panel that shut down.
-    def _deliver_result(self, value: object) -> None:
-        if not self._cancelled:
-            self.done.emit(value)
-
-    def _deliver_error(self, error: object) -> None:
-        if not self._cancelled:
-            self.failed.emit(error)
+            if self._on_error is not None:
+                self._on_error(error)
+        elif self._on_done is not None:
+            self._on_done(value)
 
     def cancel(self) -> None:
         self._cancelled = True
@@ -66,22 +96,11 @@ class AsyncCall(QObject):
         return self._future is not None and not self._future.done()
 
 
-def _connect(call: AsyncCall, on_done: Callable[[Any], object] | None,
-             on_error: Callable[[BaseException], object] | None) -> None:
-    if on_done is not None:
-        call.done.connect(on_done)
-    if on_error is not None:
-        call.failed.connect(on_error)
-    call.done.connect(call.deleteLater)
-    call.failed.connect(call.deleteLater)
-
-
 def run_async(aio: AsyncLoopThread, coro: Coroutine[Any, Any, Any], *, parent: QObject,
               on_done: Callable[[Any], object] | None = None,
               on_error: Callable[[BaseException], object] | None = None) -> AsyncCall:
-    """Start ``coro``; the callbacks run on the GUI thread (``parent`` keeps the call alive and owns it)."""
-    call = AsyncCall(parent)
-    _connect(call, on_done, on_error)
+    """Start ``coro``; the callbacks run on the GUI thread while ``parent`` exists."""
+    call = AsyncCall(parent, on_done, on_error)
     call.start(aio.submit(coro))
     return call
 
@@ -91,10 +110,10 @@ _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix=
 
 def run_blocking(fn: Callable[[], Any], *, parent: QObject, on_done: Callable[[Any], object] | None = None,
                  on_error: Callable[[BaseException], object] | None = None) -> AsyncCall:
-    """Run a blocking core call (a store query, a file scan) on a worker thread; callbacks on the GUI thread."""
+    """Run a blocking core call (a store query, a file scan) on a worker thread; callbacks on the GUI thread while
+    ``parent`` exists."""
     future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-    call = AsyncCall(parent)
-    _connect(call, on_done, on_error)
+    call = AsyncCall(parent, on_done, on_error)
     call.start(future)
 
     def work() -> None:

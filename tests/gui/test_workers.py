@@ -88,6 +88,23 @@ def test_a_result_already_on_its_way_is_dropped_when_the_call_is_cancelled(qtbot
     assert seen == []
 
 
+def test_a_result_for_a_panel_that_has_gone_is_dropped(qtbot) -> None:
+    from PySide6.QtWidgets import QWidget
+
+    seen: list[object] = []
+    release = threading.Event()
+    gone = QWidget()
+    run_blocking(lambda: release.wait(30) and "late", parent=gone, on_done=seen.append, on_error=seen.append)
+    keeper = _parent(qtbot)
+    run_blocking(lambda: release.wait(30) and "kept", parent=keeper, on_done=seen.append)
+    gone.deleteLater()  # the panel closes while its call runs
+    qtbot.wait(50)
+    release.set()
+    qtbot.waitUntil(lambda: seen == ["kept"], timeout=30_000)
+    qtbot.wait(200)
+    assert seen == ["kept"]
+
+
 def _parent(qtbot):
     from PySide6.QtWidgets import QWidget
 
