@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTableWidgetItem
 
@@ -43,6 +44,7 @@ def test_a_range_of_calls_fills_the_cards_charts_and_tables(window, qtbot) -> No
     assert sorted(panel.task_chart.categories) == ["chat", "code_generation", "math"]
     assert panel.heatmap.values.shape == (2, 3) and panel.heatmap.values.sum() == 40
     assert "calls" in panel.heatmap.describe(0.5, 0.5)  # hover over a cell names model, task and count
+    assert panel.heatmap.empty_note is None
     assert panel.model_table.rowCount() == 2 and panel.model_table.item(0, 0).text() == "loc/small"
     assert panel.routing_table.item(0, 0).text() == "standard" and panel.routing_table.item(0, 2).text() == "30"
     assert set(panel.latency_chart.lines) == {"loc/small", "cloud/big"}
@@ -92,6 +94,8 @@ def test_an_empty_history_opens_without_problems(window, qtbot) -> None:  # type
     panel = _panel(window, qtbot)
     assert panel.cards["calls"].value.text() == "0" and panel.model_table.rowCount() == 0
     assert not panel.status.is_error and panel.module_table.rowCount() >= 1  # the built-in modules
+    assert panel.heatmap.empty_note is not None and "No calls" in panel.heatmap.empty_note.toPlainText()
+    assert not any(isinstance(item, pg.ImageItem) for item in panel.heatmap.getPlotItem().items)
 
 
 def test_jobs_show_the_memory_they_used(window, qtbot) -> None:  # type: ignore[no-untyped-def]

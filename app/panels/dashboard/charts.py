@@ -63,9 +63,16 @@ class Heatmap(_HoverPlot):
     def set_matrix(self, rows: list[str], columns: list[str], values: np.ndarray) -> None:
         self.clear()
         self.rows, self.columns, self.values = rows, columns, values
-        image = pg.ImageItem(values.T if values.size else np.zeros((1, 1)))
-        image.setColorMap(pg.colormap.get("viridis"))
-        self.addItem(image)
+        self.empty_note = None
+        if not values.size:  # a blank note, not one solid block of the colour map's lowest colour
+            self.empty_note = pg.TextItem("No calls in this range", color="#888888", anchor=(0.5, 0.5))
+            self.empty_note.setPos(0.5, 0.5)
+            self.addItem(self.empty_note)
+            self.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+        else:
+            image = pg.ImageItem(values.T)
+            image.setColorMap(pg.colormap.get("viridis"))
+            self.addItem(image)
         self.getAxis("bottom").setTicks([[(i + 0.5, _short(c)) for i, c in enumerate(columns)]])
         self.getAxis("left").setTicks([[(i + 0.5, _short(r, 28)) for i, r in enumerate(rows)]])
 
