@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.context import AppContext
     from app.errors import ExceptionRouter
+    from app.gc_policy import GuiGarbageCollector
     from app.icons import app_icon
     from app.panels import load_builtin_panels
     from app.qt_messages import route_qt_messages_to_log
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     QApplication.setDesktopFileName("nexus-studio")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setWindowIcon(app_icon())
+    collector = GuiGarbageCollector(app).install()  # garbage is collected on this thread only
     interactive = args.screenshot is None and args.startup_report is None
     guard = None
     if interactive:  # one window per data folder: a second launch brings the running one to the front
@@ -85,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         guard = SingleInstance(args.data_dir or default_data_dir())
         if guard.activate_running():
             print("nexus-studio: already running on this data folder; brought it to the front", file=sys.stderr)
+            collector.uninstall()
             return 0
 
     wizard_ran = False
@@ -96,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             guard.listen(bring_dialog_to_front)
     core = run_first_run(args.data_dir) if wizard_ran else open_core(args.data_dir, interactive=interactive)
     if core is None:
+        collector.uninstall()
         return 2
     ctx = AppContext(core)
     if args.data_dir is not None:
@@ -161,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     code = app.exec()
     window.close()
     ctx.close()
+    collector.uninstall()  # the GUI thread no longer serves requests: the core's jobs collect where they run
     core.close()
     errors.uninstall()
     return exit_code or code

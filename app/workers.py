@@ -11,39 +11,60 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import threading
 import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from nexus_core.aio import AsyncLoopThread
 
 
 class _Dispatcher(QObject):
-    """Runs, on the thread it was made on (the GUI thread), what other threads hand it."""
+    """Runs, on the GUI thread, what other threads hand it.
+
+    The receiver is a decorated slot of an object that lives on the GUI thread and the connection is queued
+    explicitly: PySide has crashed on signals emitted from Python threads into plain callables, and this is the one
+    place where other threads reach the GUI.
+    """
 
     handed = Signal(object)
 
     def __init__(self) -> None:
         super().__init__()
-        self.handed.connect(self._run)  # queued when emitted from another thread: the receiver lives here
+        app = QCoreApplication.instance()
+        if app is not None and self.thread() is not app.thread():
+            self.moveToThread(app.thread())
+        self.handed.connect(self._run, Qt.ConnectionType.QueuedConnection)
 
-    @staticmethod
-    def _run(thunk: Callable[[], None]) -> None:
+    @Slot(object)
+    def _run(self, thunk: Callable[[], None]) -> None:
         thunk()
 
 
 _DISPATCHER: _Dispatcher | None = None
+_DISPATCHER_LOCK = threading.Lock()
 
 
-def _dispatcher() -> _Dispatcher:
-    """Made on first use, which is on the GUI thread (calls are started there)."""
+def ensure_dispatcher() -> _Dispatcher:
+    """Made on first use (normally on the GUI thread; moved there otherwise)."""
     global _DISPATCHER
-    if _DISPATCHER is None:
-        _DISPATCHER = _Dispatcher()
-    return _DISPATCHER
+    with _DISPATCHER_LOCK:
+        if _DISPATCHER is None:
+            _DISPATCHER = _Dispatcher()
+        return _DISPATCHER
+
+
+def call_on_gui_thread(thunk: Callable[[], None]) -> None:
+    """Run ``thunk`` on the GUI thread, after the events already queued there; from any thread."""
+    ensure_dispatcher().handed.emit(thunk)
+
+
+def on_gui_thread() -> bool:
+    app = QCoreApplication.instance()
+    return app is not None and QThread.currentThread() is app.thread()
 
 
 class AsyncCall:
@@ -59,7 +80,7 @@ class AsyncCall:
                  on_error: Callable[[BaseException], object] | None) -> None:
         self._parent = weakref.ref(parent)
         self._on_done, self._on_error = on_done, on_error
-        self._dispatch = _dispatcher()
+        ensure_dispatcher()  # made here, on the GUI thread, before any worker needs it
         self._future: concurrent.futures.Future[Any] | None = None
         self._cancelled = False
 
@@ -74,7 +95,7 @@ class AsyncCall:
             return
         error = future.exception()
         value = None if error is not None else future.result()
-        self._dispatch.handed.emit(functools.partial(self._deliver, value, error))
+        call_on_gui_thread(functools.partial(self._deliver, value, error))
 
     def _deliver(self, value: Any, error: BaseException | None) -> None:  # on the GUI thread
         parent = self._parent()

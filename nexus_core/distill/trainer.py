@@ -48,6 +48,7 @@ from nexus_core.distill.state import (
 )
 from nexus_core.distill.teacher_cache import TeacherCache, cache_key
 from nexus_core.errors import NexusError
+from nexus_core.memory import release_memory
 
 log = logging.getLogger(__name__)
 HISTORY_KEEP = 5000
@@ -203,15 +204,9 @@ class DistillRun:
             self.fast_teachers[domain] = head_at_positions_matches(model, self._sample_batch())
 
     def _release_teachers(self) -> None:
-        import gc
-
-        import torch
-
         self.teachers = {}
         self.fast_teachers = {}
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        release_memory()
 
     def _set_attention(self, model: Any) -> Any:
         """SDPA where the model supports it (``auto``), else eager attention; or what the run asks for."""

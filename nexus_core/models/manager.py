@@ -7,7 +7,6 @@ register a release callback and drop their references when it fires.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nexus_core.events import Emitter
+from nexus_core.memory import release_memory
 from nexus_core.models.loader import LoadedModel, Progress, load_model
 
 log = logging.getLogger(__name__)
@@ -90,9 +90,7 @@ class ModelManager:
                 log.exception("a release callback for %s failed", loaded.info.name)
         on_gpu = loaded.device.startswith("cuda")
         del loaded
-        gc.collect()
-        if on_gpu:
-            _empty_cuda_cache()
+        release_memory(cuda=on_gpu)
         self.changed.emit(None)
         return True
 
@@ -101,13 +99,4 @@ class ModelManager:
             keys = [k for k, s in self._slots.items() if s.loaded is not None]
         for key in keys:
             self.unload(key)
-
-
-def _empty_cuda_cache() -> None:
-    try:
-        import torch
-
-        torch.cuda.empty_cache()
-    except Exception:  # torch missing or the driver gone: nothing more to free
-        log.debug("empty_cache failed", exc_info=True)
 

@@ -13,7 +13,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import copy
-import gc
 import json
 import logging
 import queue
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nexus_core.errors import NexusError
+from nexus_core.memory import release_memory
 from nexus_core.models.devices import ModelLoadError
 from nexus_core.models.manager import ModelManager
 from nexus_core.providers.base import ModelInfo
@@ -646,9 +646,7 @@ class _InferenceThread:
         except ImportError:
             oom = False
         if oom:
-            gc.collect()
-            with contextlib.suppress(Exception):
-                torch.cuda.empty_cache()
+            release_memory()
             return ProviderError(FailureKind.SERVER, f"The local model {p.model_id} ran out of GPU memory while "
                                  "answering.", provider=p.name, model=p.model_id,
                                  hint="Lower the maximum answer length, start a new chat, close other programs "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,23 @@ import pytest
 
 from app.context import AppContext
 from app.errors import ExceptionRouter
+from app.gc_policy import GuiGarbageCollector
 from app.panels import load_builtin_panels
 from app.window import MainWindow
 from nexus_core.core import Core
 from tests.support.fake_nvml import FakeNvml
 
 WindowFactory = Callable[..., MainWindow]
+
+
+@pytest.fixture(autouse=True)
+def gui_garbage_collector(qapp) -> Iterator[GuiGarbageCollector]:  # type: ignore[no-untyped-def]
+    """As in the app, garbage is collected on the GUI thread only (see ``app.gc_policy``); what a test leaves in
+    cycles is collected here, not on some worker thread in a later test."""
+    collector = GuiGarbageCollector().install()
+    yield collector
+    collector.uninstall()
+    gc.collect()
 
 
 @pytest.fixture
