@@ -7,13 +7,11 @@ signal of this object is ever emitted from another thread. A callback on the GUI
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-import shiboken6
 from PySide6.QtCore import QObject, Signal
 
-from app.workers import call_on_gui_thread, ensure_dispatcher, on_gui_thread
+from app.workers import deliver_to, ensure_dispatcher
 from nexus_core.events import Emitter
 
 
@@ -27,15 +25,11 @@ class EmitterBridge(QObject):
         self._disconnect = emitter.connect(self._forward)
 
     def _forward(self, value: Any) -> None:  # on whichever thread the core fired on
-        if self._closed:
-            return
-        if on_gui_thread():
-            self._emit(value)
-        else:
-            call_on_gui_thread(functools.partial(self._emit, value))
+        if not self._closed:
+            deliver_to(self, self._emit, value)  # not if the panel that owns it has gone meanwhile
 
     def _emit(self, value: Any) -> None:  # on the GUI thread
-        if not self._closed and shiboken6.isValid(self):  # the panel that owned it may have gone meanwhile
+        if not self._closed:
             self.fired.emit(value)
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.workers import deliver_to
 from nexus_core.logs import redact
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class ExceptionRouter(QObject):
 
     def report(self, title: str, message: str, details: str = "", *, warning: bool = False) -> None:
         """Show an error (or a warning) from any thread; the dialog opens on the GUI thread."""
-        self.caught.emit(title, message, details, warning)
+        deliver_to(self, self.caught.emit, title, message, details, warning)
 
     def _sys_hook(self, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
@@ -123,7 +124,7 @@ class ExceptionRouter(QObject):
         log.critical("unhandled exception in %s:\n%s", where, details)
         message = (f"{exc_type.__name__}: {exc}\n\nNexus Studio kept running. The error was written to the log; "
                    "if it keeps happening, copy the details into a bug report.")
-        self.caught.emit("Something went wrong", message, details, False)
+        deliver_to(self, self.caught.emit, "Something went wrong", message, details, False)
 
     def _show(self, title: str, message: str, details: str, warning: bool) -> None:
         dialog = ErrorDialog(title, message, details, log_file=self.log_file, warning=warning)

@@ -3,33 +3,30 @@
 from __future__ import annotations
 
 import logging
+import weakref
 
-from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QFont
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
+from app.workers import deliver_to
 from nexus_core.logs import LOG_FORMAT, RedactingFormatter
 
 MAX_LINES = 5000
 
 
-class _Relay(QObject):
-    record_ready = Signal(int, str)
-
-
 class _QtLogHandler(logging.Handler):
-    """Forwards records from any thread to the GUI thread through a queued Qt signal."""
+    """Hands records from any thread to the view on the GUI thread (nothing once the view has gone)."""
 
-    def __init__(self) -> None:
+    def __init__(self, view: LogView) -> None:
         super().__init__(logging.DEBUG)
-        self.relay = _Relay()
+        self._view = weakref.ref(view)
         self.setFormatter(RedactingFormatter(LOG_FORMAT))  # the same lines as the log file
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.relay.record_ready.emit(record.levelno, self.format(record))
-        except RuntimeError:  # the view was destroyed while a worker thread logged
-            pass
+        view = self._view()
+        if view is not None:
+            deliver_to(view, view.append_record, record.levelno, self.format(record))
 
 
 class LogView(QWidget):
@@ -61,8 +58,7 @@ class LogView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.text, 1)
         self._show_recent_lines()
-        self.handler = _QtLogHandler()
-        self.handler.relay.record_ready.connect(self._append)
+        self.handler = _QtLogHandler(self)
         logging.getLogger().addHandler(self.handler)
 
     def _show_recent_lines(self, max_bytes: int = 64_000, max_lines: int = 200) -> None:
@@ -77,7 +73,7 @@ class LogView(QWidget):
         for line in tail:
             self.text.appendPlainText(line)
 
-    def _append(self, level: int, line: str) -> None:
+    def append_record(self, level: int, line: str) -> None:
         if level >= self.level.currentData():
             self.text.appendPlainText(line)
 

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nexus_core.memory import collect_garbage
+
 log = logging.getLogger(__name__)
 
 # How long a thread may hold the interpreter lock while another waits. Python's default (5 ms) lets a
@@ -50,6 +52,7 @@ def _preload_then_freeze(core: Any) -> None:
         log.info("sandbox: %s (%s)", caps.strength, caps.reason)
     except Exception:
         log.exception("preloading provider SDKs or probing the sandbox failed")
+    collect_garbage()  # on the GUI thread (see app.gc_policy): garbage frozen now would never be freed
     gc.freeze()
 
 

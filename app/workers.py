@@ -67,6 +67,24 @@ def on_gui_thread() -> bool:
     return app is not None and QThread.currentThread() is app.thread()
 
 
+def deliver_to(owner: QObject, fn: Callable[..., object], *args: Any) -> None:
+    """Call ``fn(*args)`` on the GUI thread while ``owner`` still exists: at once when called there, otherwise
+    queued behind the events already waiting. How code on other threads (core events, log records, errors) reaches
+    widgets."""
+    if on_gui_thread():
+        if shiboken6.isValid(owner):
+            fn(*args)
+        return
+    ref = weakref.ref(owner)
+
+    def run() -> None:
+        alive = ref()
+        if alive is not None and shiboken6.isValid(alive):
+            fn(*args)
+
+    call_on_gui_thread(run)
+
+
 class AsyncCall:
     """One piece of work in flight; its callbacks run on the GUI thread, unless the call was cancelled or its
     ``parent`` widget has gone by then (a blocking call cannot be interrupted, and its result must not reach a panel

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QApplication
 from app.context import AppContext
 from app.diagnostics import LatencyProbe, LatencyStats
 from app.errors import ExceptionRouter
+from app.gc_policy import GuiGarbageCollector
 from app.main import tune_interpreter_for_gui
 from app.panels import load_builtin_panels
 from app.window import MainWindow
@@ -69,6 +70,7 @@ def main() -> int:
     args = parser.parse_args()
     tune_interpreter_for_gui()
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    GuiGarbageCollector(app).install()  # as app.main does: garbage is collected on the GUI thread only
     tokens = answer_tokens(args.tokens)
     with tempfile.TemporaryDirectory() as tmp, ScriptedOpenAIServer(models=["bench"]) as server:
         core = Core.open(Path(tmp), keyring_backend=MemoryKeyring())
@@ -90,7 +92,8 @@ def main() -> int:
         panel.send_button.click()
         probe_while(app, lambda: core.chat.active_turn(panel.current_conversation_id) is None
                     and len(server.requests) >= 1, 30)
-        gc.freeze()  # as app.main does once the provider SDKs are preloaded
+        gc.collect()  # as app.main does once the provider SDKs are preloaded
+        gc.freeze()
         probe_while(app, lambda: False, 1.0)
         idle = probe_while(app, lambda: False, args.tokens / args.rate)
         server.script(text(tokens, delay=1.0 / args.rate))

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QApplication
 from app.context import AppContext
 from app.diagnostics import LatencyProbe, LatencyStats
 from app.errors import ExceptionRouter
+from app.gc_policy import GuiGarbageCollector
 from app.main import tune_interpreter_for_gui
 from app.panels import load_builtin_panels
 from app.window import MainWindow
@@ -62,6 +63,7 @@ def main() -> int:
     args = parser.parse_args()
     tune_interpreter_for_gui()  # exactly what app.main does
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    GuiGarbageCollector(app).install()  # as app.main does: garbage is collected on the GUI thread only
     with tempfile.TemporaryDirectory() as tmp:
         core = Core.open(Path(tmp))
         ctx = AppContext(core)

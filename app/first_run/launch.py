@@ -36,6 +36,7 @@ def run_first_run(data_dir: Path | None) -> Core | None:
                             open_core=lambda chosen: open_core(chosen, interactive=True))
     wizard.exec()
     core = wizard.core
+    wizard.deleteLater()  # its pages and it refer to each other: freed here, on the GUI thread, not by a collection
     if core is None:  # skipped before choosing a folder: the usual one, and not asked again
         core = open_core(folder, interactive=True)
         if core is not None:

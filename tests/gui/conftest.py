@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,7 @@ def gui_garbage_collector(qapp) -> Iterator[GuiGarbageCollector]:  # type: ignor
     cycles is collected here, not on some worker thread in a later test."""
     collector = GuiGarbageCollector().install()
     yield collector
-    collector.uninstall()
-    gc.collect()
+    collector.uninstall()  # collects on this thread before handing collection back
 
 
 @pytest.fixture
