@@ -19,13 +19,12 @@ from tests.support.fake_nvml import FakeNvml
 WindowFactory = Callable[..., MainWindow]
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def gui_garbage_collector(qapp) -> Iterator[GuiGarbageCollector]:  # type: ignore[no-untyped-def]
-    """As in the app, garbage is collected on the GUI thread only (see ``app.gc_policy``); what a test leaves in
-    cycles is collected here, not on some worker thread in a later test."""
+    """As in the app, garbage is collected on the GUI thread only (see ``app.gc_policy``), for every GUI test."""
     collector = GuiGarbageCollector().install()
     yield collector
-    collector.uninstall()  # collects on this thread before handing collection back
+    collector.uninstall()
 
 
 @pytest.fixture

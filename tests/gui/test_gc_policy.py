@@ -6,10 +6,23 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
+from collections.abc import Iterator
 
+import pytest
 from PySide6.QtCore import QObject
 
+from app.gc_policy import GuiGarbageCollector
 from nexus_core.memory import collect_garbage
+
+
+@pytest.fixture
+def collector(gui_garbage_collector: GuiGarbageCollector) -> Iterator[GuiGarbageCollector]:
+    """A collector of the test's own, in place of the session's one (given back afterwards)."""
+    gui_garbage_collector.uninstall()
+    own = GuiGarbageCollector().install()
+    yield own
+    own.uninstall()
+    gui_garbage_collector.install()
 
 
 class Cycle:
@@ -27,7 +40,7 @@ def _cycle_freed_on(seen: list[int]) -> weakref.ref[Cycle]:
     return ref
 
 
-def test_automatic_collection_is_off_and_the_timer_collects_on_the_gui_thread(qtbot, gui_garbage_collector) -> None:  # type: ignore[no-untyped-def]
+def test_automatic_collection_is_off_and_the_timer_collects_on_the_gui_thread(qtbot, collector) -> None:  # type: ignore[no-untyped-def]
     assert not gc.isenabled()
     seen: list[int] = []
     ref = _cycle_freed_on(seen)
@@ -43,14 +56,14 @@ def test_automatic_collection_is_off_and_the_timer_collects_on_the_gui_thread(qt
 
     allocating_until_collected()
     assert ref() is not None  # nothing collects without the timer
-    before = sum(gui_garbage_collector.collections)
+    before = sum(collector.collections)
     qtbot.waitUntil(allocating_until_collected, timeout=10_000)
     assert seen == [threading.get_ident()]
-    assert sum(gui_garbage_collector.collections) > before
+    assert sum(collector.collections) > before
 
 
-def test_a_worker_thread_asking_for_a_collection_has_it_run_on_the_gui_thread(qtbot, gui_garbage_collector) -> None:  # type: ignore[no-untyped-def]
-    gui_garbage_collector._timer.stop()  # only the request may collect here
+def test_a_worker_thread_asking_for_a_collection_has_it_run_on_the_gui_thread(qtbot, collector) -> None:  # type: ignore[no-untyped-def]
+    collector._timer.stop()  # only the request may collect here
     seen: list[int] = []
     ref = _cycle_freed_on(seen)
     returned = threading.Event()
@@ -67,9 +80,9 @@ def test_a_worker_thread_asking_for_a_collection_has_it_run_on_the_gui_thread(qt
     assert seen == [threading.get_ident()] and thread.ident not in seen
 
 
-def test_uninstalled_collection_is_the_interpreters_again(qtbot, gui_garbage_collector) -> None:  # type: ignore[no-untyped-def]
+def test_uninstalled_collection_is_the_interpreters_again(qtbot, collector) -> None:  # type: ignore[no-untyped-def]
     assert not gc.isenabled()
-    gui_garbage_collector.uninstall()
+    collector.uninstall()
     assert gc.isenabled()
     seen: list[int] = []
     ref = _cycle_freed_on(seen)
