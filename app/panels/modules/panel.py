@@ -130,19 +130,20 @@ class ModulesPanel(Panel):
         name = self.selected()
         buttons = (self.start_button, self.enable_button, self.health_button, self.credentials_button,
                    self.remove_button)
+        details = None  # all read in one go: a job may remove the module between two reads
         try:
             status = self.modules.status(name) if name else None
             record = self.modules.registry.record(name) if name else None
-            if name is not None and status is not None and record is not None:
-                details = (self._credential_state(name, record), self.modules.registry.health(name),
+            if name and status is not None and record is not None:
+                details = (status, record, self._credential_state(name, record), self.modules.registry.health(name),
                            self.modules.registry.versions(name), self.modules.log_lines(name))
         except ModuleRegistryError:  # removed by a job a moment ago; the next refresh drops its row
-            status = record = None
-        if status is None or record is None or name is None:
+            details = None
+        if details is None:
             for button in buttons:
                 button.setEnabled(False)
             return
-        self.details.show_module(status, record, *details)
+        self.details.show_module(*details)
         running = status.state == "running"
         self.start_button.setText("Stop" if running else "Start")
         self.start_button.setToolTip(START_TIPS[running])
